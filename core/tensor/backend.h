@@ -1,0 +1,64 @@
+// The seam between models and hardware. A model is written once against these ops; the CPU
+// and CUDA backends implement them over their own memory. Activation pointers (`float*`) are
+// backend memory (host memory on CPU, device memory on CUDA) from alloc(). Shapes in comments
+// are row-major: (T, n) is T rows of n floats.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/base/status.h"
+#include "core/formats/model_file.h"
+#include "core/kv/batch.h"
+#include "core/kv/kv_layout.h"
+#include "core/tensor/tensor.h"
+
+namespace mlxr {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory.
+  virtual Expected<float*> alloc(size_t n_floats) = 0;
+  virtual void free(float* p) = 0;
+  // A weight usable by matmul/get_rows on this backend. CPU: the view itself (no copy).
+  virtual Expected<TensorView> upload(const TensorView& host) = 0;
+  virtual void to_host(float* dst, const float* src, size_t n_floats) = 0;
+  virtual void from_host(float* dst, const float* src, size_t n_floats) = 0;
+
+  // KV arena (one per backend instance, sized once).
+  virtual Status init_kv(const KVLayout& layout) = 0;
+  virtual const KVLayout& kv_layout() const = 0;
+  // Copy whole blocks (copy-on-write of a shared block) in every layer.
+  virtual void kv_copy_block(int src_block, int dst_block) = 0;
+
+  // Per-step metadata (positions, block tables); valid until the next set_batch.
+  virtual Status set_batch(const Batch& batch) = 0;
+
+  // Ops. T = batch.n_tokens() of the current batch unless a count is given.
+  virtual void get_rows(const TensorView& table, float* out /*(T, ne0)*/) = 0;  // rows by batch.tokens
+  virtual void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) = 0;
+  // y (rows, w.ne[1]) = x (rows, w.ne[0]) · Wᵀ
+  virtual void matmul(const TensorView& w, const float* x, int rows, float* y) = 0;
+  virtual void add(float* x, const float* y, size_t n) = 0;                  // x += y
+  virtual void add_row(float* x, const float* bias, int rows, int n) = 0;    // x[r] += bias
+  virtual void mul_scalar(float* x, float s, size_t n) = 0;
+  // In place on (T, n_heads, head_dim), positions from the batch. freq_factors: (n_dims/2) or null.
+  virtual void rope(float* x, int n_heads, int head_dim, const RopeParams& p, const float* freq_factors) = 0;
+  virtual void swiglu(const float* gate, const float* up, float* out, size_t n) = 0;  // silu(g)*u
+  virtual void gelu_mul(const float* gate, const float* up, float* out, size_t n) = 0;  // gelu(g)*u
+  // Write this step's K and V (T, n_kv_heads*head_dim) into the cache at the batch positions.
+  virtual void kv_store(int layer, const float* k, const float* v) = 0;
+  // Causal attention of q (T, n_head*head_dim) over each token's sequence in the cache.
+  // sliding_window 0 = full; logit_softcap 0 = none.
+  virtual void attention(int layer, const float* q, int n_head, float scale, int sliding_window,
+                         float* out) = 0;
+  // Copy selected rows: out[i] = x[rows[i]] for the batch's output_rows.
+  virtual void gather_output_rows(const float* x, int n, float* out) = 0;
+  virtual void sync() = 0;
+};
+
+}  // namespace mlxr
