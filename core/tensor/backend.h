@@ -26,6 +26,9 @@ class Backend {
   virtual void free(float* p) = 0;
   // A weight usable by matmul/get_rows on this backend. CPU: the view itself (no copy).
   virtual Expected<TensorView> upload(const TensorView& host) = 0;
+  // An F32 copy of a small tensor (norm weights, biases, rope factors), dequantised if needed.
+  // CPU: points into the file when it is already F32.
+  virtual Expected<const float*> upload_f32(const TensorView& host) = 0;
   virtual void to_host(float* dst, const float* src, size_t n_floats) = 0;
   virtual void from_host(float* dst, const float* src, size_t n_floats) = 0;
 
@@ -53,7 +56,7 @@ class Backend {
   // Write this step's K and V (T, n_kv_heads*head_dim) into the cache at the batch positions.
   virtual void kv_store(int layer, const float* k, const float* v) = 0;
   // Causal attention of q (T, n_head*head_dim) over each token's sequence in the cache.
-  // sliding_window 0 = full; logit_softcap 0 = none.
+  // sliding_window 0 = full attention.
   virtual void attention(int layer, const float* q, int n_head, float scale, int sliding_window,
                          float* out) = 0;
   // Copy selected rows: out[i] = x[rows[i]] for the batch's output_rows.

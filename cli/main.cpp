@@ -1,0 +1,43 @@
+// mlxr: the command-line entry point. Dispatches to one subcommand per file in cli/.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*fn)(int, char**);
+  const char* help;
+};
+
+const Command kCommands[] = {
+    {"run", mlxr::cli::cmd_run, "generate text from a model"},
+    {"bench", mlxr::cli::cmd_bench, "measure prefill and decode speed"},
+};
+
+void usage(FILE* f) {
+  std::fprintf(f, "usage: mlxr <command> [options]\n\ncommands:\n");
+  for (const auto& c : kCommands) std::fprintf(f, "  %-10s %s\n", c.name, c.help);
+  std::fprintf(f, "\nRun `mlxr <command> --help` for a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("mlxr 0.1.0\n");
+    return 0;
+  }
+  for (const auto& c : kCommands)
+    if (std::string(argv[1]) == c.name) return c.fn(argc - 2, argv + 2);
+  std::fprintf(stderr, "mlxr: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
