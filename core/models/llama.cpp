@@ -9,8 +9,11 @@
 //     x = x + a·Woᵀ
 //     h = rmsnorm(x) * ffn_norm
 //     x = x + (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ
+//       (Mixtral: x = x + Σ_top-k w_e · FFN_e(h), w = renormalised softmax(h·Wrouterᵀ))
 //   logits = (rmsnorm(x) * output_norm)·Woutᵀ           only for the rows that sample
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/models/llama.h"
 
@@ -51,9 +54,13 @@ class LlamaModel final : public Model {
       MLXR_ASSIGN_OR_RETURN(L.q_norm, optional_vector(p + "attn_q_norm.weight", hd));
       MLXR_ASSIGN_OR_RETURN(L.k_norm, optional_vector(p + "attn_k_norm.weight", hd));
       MLXR_ASSIGN_OR_RETURN(L.ffn_norm, vector(p + "ffn_norm.weight", e));
-      MLXR_ASSIGN_OR_RETURN(L.w_gate, weight(p + "ffn_gate.weight", {e, hp.n_ff}));
-      MLXR_ASSIGN_OR_RETURN(L.w_up, weight(p + "ffn_up.weight", {e, hp.n_ff}));
-      MLXR_ASSIGN_OR_RETURN(L.w_down, weight(p + "ffn_down.weight", {hp.n_ff, e}));
+      if (hp.n_expert > 0) {
+        MLXR_RETURN_IF_ERROR(load_experts(p, L));
+      } else {
+        MLXR_ASSIGN_OR_RETURN(L.w_gate, weight(p + "ffn_gate.weight", {e, hp.n_ff}));
+        MLXR_ASSIGN_OR_RETURN(L.w_up, weight(p + "ffn_up.weight", {e, hp.n_ff}));
+        MLXR_ASSIGN_OR_RETURN(L.w_down, weight(p + "ffn_down.weight", {hp.n_ff, e}));
+      }
     }
     return Status::ok();
   }
@@ -76,6 +83,10 @@ class LlamaModel final : public Model {
   }
 
  private:
+  struct Expert {
+    TensorView w_gate, w_up, w_down;
+  };
+
   struct Layer {
     const float* attn_norm = nullptr;
     const float* ffn_norm = nullptr;
@@ -85,7 +96,45 @@ class LlamaModel final : public Model {
     const float* bv = nullptr;
     const float* q_norm = nullptr;
     const float* k_norm = nullptr;
+    TensorView router;  // (n_embd -> n_expert), MoE only
+    std::vector<Expert> experts;
   };
+
+  // Expert FFNs, per-expert tensors or slices of the fused *_exps tensors (no copy).
+  Status load_experts(const std::string& p, Layer& L) {
+    const ModelHParams& hp = file_->hparams;
+    const int64_t e = hp.n_embd, ff = hp.n_ff, ne = hp.n_expert;
+    if (hp.n_expert_used <= 0 || hp.n_expert_used > hp.n_expert)
+      return make_error("model: " + file_->path + ": invalid experts-used count " + std::to_string(hp.n_expert_used));
+    MLXR_ASSIGN_OR_RETURN(L.router, weight(p + "ffn_gate_inp.weight", {e, ne}));
+    L.experts.resize(static_cast<size_t>(ne));
+    const bool fused = file_->find(p + "ffn_gate_exps.weight") != nullptr;
+    const struct {
+      const char* name;
+      std::vector<int64_t> shape;
+      TensorView Expert::*field;
+    } parts[] = {{"ffn_gate", {e, ff}, &Expert::w_gate}, {"ffn_up", {e, ff}, &Expert::w_up}, {"ffn_down", {ff, e}, &Expert::w_down}};
+    for (const auto& part : parts) {
+      if (fused) {
+        auto shape = part.shape;
+        shape.push_back(ne);
+        MLXR_ASSIGN_OR_RETURN(const TensorView* all, file_->require(p + part.name + "_exps.weight", shape));
+        for (int64_t x = 0; x < ne; ++x) {
+          TensorView v = *all;
+          v.n_dims = 2;
+          v.ne = {part.shape[0], part.shape[1], 1, 1};
+          v.nbytes = all->nbytes / static_cast<size_t>(ne);
+          v.data = static_cast<const uint8_t*>(all->data) + v.nbytes * static_cast<size_t>(x);
+          MLXR_ASSIGN_OR_RETURN(L.experts[x].*part.field, be_.upload(v));
+        }
+      } else {
+        for (int64_t x = 0; x < ne; ++x) {
+          MLXR_ASSIGN_OR_RETURN(L.experts[x].*part.field, weight(p + part.name + "." + std::to_string(x) + ".weight", part.shape));
+        }
+      }
+    }
+    return Status::ok();
+  }
 
   Expected<TensorView> weight(const std::string& name, std::vector<int64_t> ne) {
     MLXR_ASSIGN_OR_RETURN(const TensorView* t, file_->require(name, std::move(ne)));
@@ -143,8 +192,10 @@ class LlamaModel final : public Model {
     const size_t t = static_cast<size_t>(T);
     const size_t e = hp.n_embd, nq = static_cast<size_t>(hp.n_head) * hp.head_dim,
                  nkv = static_cast<size_t>(hp.n_head_kv) * hp.head_dim, ff = hp.n_ff;
-    float** slots[] = {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &final_, &logits_dev_};
-    const size_t sizes[] = {t * e, t * e, t * nq, t * nkv, t * nkv, t * nq, t * ff, t * ff, t * e, t * hp.n_vocab};
+    const size_t ne = static_cast<size_t>(std::max(hp.n_expert, 1));
+    // final_ doubles as an expert's output rows and attn_ as its input rows (MoE).
+    float** slots[] = {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &final_, &logits_dev_, &router_, &moe_out_};
+    const size_t sizes[] = {t * e, t * e, t * std::max(nq, e), t * nkv, t * nkv, t * std::max(nq, e), t * ff, t * ff, t * e, t * hp.n_vocab, t * ne, t * e};
     for (size_t i = 0; i < std::size(slots); ++i) {
       auto p = be_.alloc(sizes[i]);
       if (!p) return p.status();
@@ -188,16 +239,62 @@ class LlamaModel final : public Model {
       be_.add(x_, h_, static_cast<size_t>(T) * e);
 
       be_.rms_norm(x_, L.ffn_norm, hp.rms_eps, T, e, h_);
-      be_.matmul(L.w_gate, h_, T, gate_);
-      be_.matmul(L.w_up, h_, T, up_);
-      be_.swiglu(gate_, up_, gate_, static_cast<size_t>(T) * hp.n_ff);
-      be_.matmul(L.w_down, gate_, T, h_);
+      if (L.experts.empty()) {
+        be_.matmul(L.w_gate, h_, T, gate_);
+        be_.matmul(L.w_up, h_, T, up_);
+        be_.swiglu(gate_, up_, gate_, static_cast<size_t>(T) * hp.n_ff);
+        be_.matmul(L.w_down, gate_, T, h_);
+      } else {
+        moe_ffn(L, T);
+      }
       be_.add(x_, h_, static_cast<size_t>(T) * e);
     }
     const int n_out = static_cast<int>(batch.output_rows.size());
     be_.gather_output_rows(x_, e, h_);
     be_.rms_norm(h_, output_norm_, hp.rms_eps, n_out, e, final_);
     return Status::ok();
+  }
+
+  // h_ (T, n_embd) -> h_: each row through its top-k experts, weighted by the router.
+  void moe_ffn(const Layer& L, int T) {
+    const ModelHParams& hp = file_->hparams;
+    const int ne = hp.n_expert, k = hp.n_expert_used, e = hp.n_embd;
+    be_.matmul(L.router, h_, T, router_);
+    router_host_.resize(static_cast<size_t>(T) * ne);
+    be_.to_host(router_host_.data(), router_, router_host_.size());
+    std::vector<std::vector<int32_t>> rows(static_cast<size_t>(ne));
+    std::vector<std::vector<float>> scales(static_cast<size_t>(ne));
+    std::vector<int> order(static_cast<size_t>(ne));
+    for (int t = 0; t < T; ++t) {
+      const float* logit = router_host_.data() + static_cast<size_t>(t) * ne;
+      const float mx = *std::max_element(logit, logit + ne);
+      std::vector<float> prob(static_cast<size_t>(ne));
+      float sum = 0;
+      for (int x = 0; x < ne; ++x) sum += prob[x] = std::exp(logit[x] - mx);
+      for (auto& p : prob) p /= sum;
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                        [&](int a, int b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
+      float top_sum = 0;
+      for (int i = 0; i < k; ++i) top_sum += prob[order[i]];
+      for (int i = 0; i < k; ++i) {
+        rows[order[i]].push_back(t);
+        scales[order[i]].push_back(prob[order[i]] / top_sum);
+      }
+    }
+    be_.fill_zero(moe_out_, static_cast<size_t>(T) * e);
+    for (int x = 0; x < ne; ++x) {
+      const int n = static_cast<int>(rows[x].size());
+      if (n == 0) continue;
+      const Expert& E = L.experts[static_cast<size_t>(x)];
+      be_.gather_rows(h_, rows[x].data(), n, e, attn_);  // attn_ is free here and wide enough
+      be_.matmul(E.w_gate, attn_, n, gate_);
+      be_.matmul(E.w_up, attn_, n, up_);
+      be_.swiglu(gate_, up_, gate_, static_cast<size_t>(n) * hp.n_ff);
+      be_.matmul(E.w_down, gate_, n, final_);
+      be_.scatter_add_scaled(moe_out_, final_, rows[x].data(), scales[x].data(), n, e);
+    }
+    std::swap(h_, moe_out_);
   }
 
   std::shared_ptr<const ModelFile> file_;
@@ -220,6 +317,9 @@ class LlamaModel final : public Model {
   float* up_ = nullptr;      // (T, n_ff)
   float* final_ = nullptr;   // (n_out, n_embd) final-normed rows that sample
   float* logits_dev_ = nullptr;  // (n_out, n_vocab)
+  float* router_ = nullptr;      // (T, n_expert) router logits
+  float* moe_out_ = nullptr;     // (T, n_embd) weighted sum of expert outputs
+  std::vector<float> router_host_;
 };
 
 }  // namespace

@@ -34,8 +34,6 @@ Expected<std::unique_ptr<Model>> load_model(std::shared_ptr<const ModelFile> fil
     return make_error("model: unsupported architecture '" + file->hparams.arch + "' in " + file->path +
                       " (supported: " + names + ")");
   }
-  if (file->hparams.n_expert > 0)
-    return make_error("model: " + file->path + " is a mixture-of-experts model; MoE layers are not supported yet");
   return it->second(std::move(file), backend);
 }
 

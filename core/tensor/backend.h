@@ -61,6 +61,12 @@ class Backend {
                          float* out) = 0;
   // Copy selected rows: out[i] = x[rows[i]] for the batch's output_rows.
   virtual void gather_output_rows(const float* x, int n, float* out) = 0;
+  // Mixture-of-experts routing; `rows` and `scales` are host arrays of n_rows entries.
+  virtual void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) = 0;
+  // dst[rows[i]] += scales[i] * src[i], in order of i.
+  virtual void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales,
+                                  int n_rows, int n) = 0;
+  virtual void fill_zero(float* x, size_t n) = 0;
   virtual void sync() = 0;
 };
 

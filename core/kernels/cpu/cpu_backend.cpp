@@ -133,8 +133,23 @@ void CpuBackend::attention(int layer, const float* q, int n_head, float scale, i
 }
 
 void CpuBackend::gather_output_rows(const float* x, int n, float* out) {
-  for (size_t i = 0; i < batch_->output_rows.size(); ++i)
-    std::memcpy(out + i * n, x + static_cast<size_t>(batch_->output_rows[i]) * n, n * sizeof(float));
+  gather_rows(x, batch_->output_rows.data(), static_cast<int>(batch_->output_rows.size()), n, out);
 }
+
+void CpuBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) {
+  for (int i = 0; i < n_rows; ++i)
+    std::memcpy(out + static_cast<size_t>(i) * n, x + static_cast<size_t>(rows[i]) * n, n * sizeof(float));
+}
+
+void CpuBackend::scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales,
+                                    int n_rows, int n) {
+  for (int i = 0; i < n_rows; ++i) {
+    float* d = dst + static_cast<size_t>(rows[i]) * n;
+    const float* s = src + static_cast<size_t>(i) * n;
+    for (int k = 0; k < n; ++k) d[k] += scales[i] * s[k];
+  }
+}
+
+void CpuBackend::fill_zero(float* x, size_t n) { std::memset(x, 0, n * sizeof(float)); }
 
 }  // namespace mlxr

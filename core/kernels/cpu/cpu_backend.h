@@ -42,6 +42,10 @@ class CpuBackend final : public Backend {
   void kv_store(int layer, const float* k, const float* v) override;
   void attention(int layer, const float* q, int n_head, float scale, int sliding_window, float* out) override;
   void gather_output_rows(const float* x, int n, float* out) override;
+  void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) override;
+  void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
+                          int n) override;
+  void fill_zero(float* x, size_t n) override;
   void sync() override {}
 
  private:

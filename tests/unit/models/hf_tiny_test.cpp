@@ -94,7 +94,7 @@ TEST_P(HfTiny, LogitsMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, HfTiny,
-                         ::testing::Values("llama", "llama-sharded", "llama3-rope-tied", "mistral", "qwen2"),
+                         ::testing::Values("llama", "llama-sharded", "llama3-rope-tied", "mistral", "qwen2", "mixtral"),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (auto& c : n) if (c == '-') c = '_';

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test that needs no GPU: unit tests (ctest), golden tests
+# against the shared peer data (MLXR_TEST_DATA, default ../shared/data).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MLXR_TEST_DATA="${MLXR_TEST_DATA:-$(cd .. && pwd)/shared/data}"
+if [[ ! -d "$MLXR_TEST_DATA" ]]; then
+  echo "!!! MLXR_TEST_DATA=$MLXR_TEST_DATA not found: reference-data tests will SKIP !!!" >&2
+fi
+./scripts/setup.sh
+BUILD="${MLXR_BUILD_DIR:-build}"
+ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600
