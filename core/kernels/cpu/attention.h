@@ -26,4 +26,8 @@ void kv_store(const KVLayerView& kv, const Batch& batch, const float* k, const f
 void attention(const KVLayerView& kv, const Batch& batch, const float* q, int n_head, float scale,
                int sliding_window, float* out, ThreadPool& pool);
 
+// The portable build of the same kernel (the oracle for the SIMD build; bitwise equal).
+void attention_scalar(const KVLayerView& kv, const Batch& batch, const float* q, int n_head, float scale,
+                      int sliding_window, float* out);
+
 }  // namespace mlxr::cpu

@@ -86,6 +86,10 @@ TEST_P(PagedAttention, MatchesDenseReference) {
   ThreadPool pool(2);
   cpu::attention(view, batch, q.data(), c.n_head, scale, c.window, out.data(), pool);
 
+  std::vector<float> scalar(out.size());
+  cpu::attention_scalar(view, batch, q.data(), c.n_head, scale, c.window, scalar.data());
+  EXPECT_EQ(scalar, out) << "SIMD build differs from the portable build";
+
   double max_err = 0;
   const int group = c.n_head / c.n_kv_heads;
   for (int t = 0; t < T; ++t) {
