@@ -83,7 +83,7 @@ void CpuBackend::get_rows(const TensorView& table, float* out) {
 }
 
 void CpuBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {
-  pool_.parallel_for(static_cast<size_t>(rows), [&](int, size_t b, size_t e) {
+  pool_.parallel_for(static_cast<size_t>(rows), 4, [&](int, size_t b, size_t e) {
     cpu::rms_norm(x + b * n, w, eps, static_cast<int>(e - b), n, out + b * n);
   });
 }
@@ -107,17 +107,17 @@ void CpuBackend::mul_scalar(float* x, float s, size_t n) {
 
 void CpuBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p, const float* ff) {
   const int T = batch_->n_tokens();
-  pool_.parallel_for(static_cast<size_t>(T), [&](int, size_t b, size_t e) {
+  pool_.parallel_for(static_cast<size_t>(T), 4, [&](int, size_t b, size_t e) {
     cpu::rope(x + b * n_heads * head_dim, batch_->positions.data() + b, static_cast<int>(e - b), n_heads, head_dim, p, ff);
   });
 }
 
 void CpuBackend::swiglu(const float* gate, const float* up, float* out, size_t n) {
-  pool_.parallel_for(n, [&](int, size_t b, size_t e) { cpu::swiglu(gate + b, up + b, out + b, e - b); });
+  pool_.parallel_for(n, 8192, [&](int, size_t b, size_t e) { cpu::swiglu(gate + b, up + b, out + b, e - b); });
 }
 
 void CpuBackend::gelu_mul(const float* gate, const float* up, float* out, size_t n) {
-  pool_.parallel_for(n, [&](int, size_t b, size_t e) { cpu::gelu_mul(gate + b, up + b, out + b, e - b); });
+  pool_.parallel_for(n, 8192, [&](int, size_t b, size_t e) { cpu::gelu_mul(gate + b, up + b, out + b, e - b); });
 }
 
 void CpuBackend::kv_store(int layer, const float* k, const float* v) {
