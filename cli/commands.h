@@ -5,5 +5,7 @@ namespace mlxr::cli {
 
 int cmd_run(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 
 }  // namespace mlxr::cli

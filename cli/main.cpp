@@ -16,6 +16,8 @@ struct Command {
 const Command kCommands[] = {
     {"run", mlxr::cli::cmd_run, "generate text from a model"},
     {"bench", mlxr::cli::cmd_bench, "measure prefill and decode speed"},
+    {"synth", mlxr::cli::cmd_synth, "write a random-weight model of a real shape (GGUF or HF safetensors)"},
+    {"quantize", mlxr::cli::cmd_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K, Q6_K, ...)"},
 };
 
 void usage(FILE* f) {
