@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev nlohmann-json3-dev
           libboost-dev libyaml-cpp-dev libsqlite3-dev libssl-dev
-          nodejs npm curl ca-certificates)
+          nodejs npm python3 curl ca-certificates)
 
 if [[ "${MLXR_NO_APT:-0}" != 1 ]]; then
   missing=()
