@@ -40,8 +40,18 @@ Expected<std::shared_ptr<MappedFile>> MappedFile::open(const std::string& path) 
   return f;
 }
 
+std::shared_ptr<MappedFile> MappedFile::from_bytes(std::string path, std::vector<uint8_t> bytes) {
+  std::shared_ptr<MappedFile> f(new MappedFile());
+  f->path_ = std::move(path);
+  f->owned_ = std::move(bytes);
+  f->owned_.shrink_to_fit();
+  f->size_ = f->owned_.size();
+  f->data_ = f->size_ ? f->owned_.data() : nullptr;
+  return f;
+}
+
 MappedFile::~MappedFile() {
-  if (data_) munmap(const_cast<uint8_t*>(data_), size_);
+  if (data_ && owned_.empty()) munmap(const_cast<uint8_t*>(data_), size_);
 }
 
 Expected<std::string> read_text_file(const std::string& path) {

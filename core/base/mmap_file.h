@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/base/status.h"
 
@@ -12,6 +13,10 @@ namespace mlxr {
 class MappedFile {
  public:
   static Expected<std::shared_ptr<MappedFile>> open(const std::string& path);
+  // Bytes already in memory, presented as a file (`path` is for messages). Tests use it: an
+  // exact-size heap copy lets AddressSanitizer catch any read past the end, which an mmap'd
+  // page (zero-filled to the page size) would hide.
+  static std::shared_ptr<MappedFile> from_bytes(std::string path, std::vector<uint8_t> bytes);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -25,6 +30,7 @@ class MappedFile {
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
   std::string path_;
+  std::vector<uint8_t> owned_;  // from_bytes only; otherwise data_ is an mmap
 };
 
 // Whole-file read for small text files (config.json, tokenizer.json).

@@ -66,6 +66,13 @@ class ModelFile {
   ModelHParams hparams;
   TokenizerSource tokenizer;
   std::shared_ptr<GgufFile> gguf;  // set for GGUF models: metadata, tokenizer, chat template
+  // GGUF names for every format. Llama-family: token_embd, output_norm, output (absent when
+  // tied), blk.N.{attn_norm,attn_q,attn_k,attn_v,attn_output,ffn_norm,ffn_gate,ffn_up,ffn_down}
+  // .weight, plus blk.N.attn_{q,k,v}.bias (Qwen2). Mixture of experts (Mixtral): the router is
+  // blk.N.ffn_gate_inp.weight [n_embd, n_expert] and expert E's FFN is
+  // blk.N.ffn_{gate,up,down}.E.weight (llama.cpp's per-expert names); GGUF files may instead
+  // hold the fused blk.N.ffn_{gate,up,down}_exps.weight [.., .., n_expert].
+  // Shapes are ggml order: ne[0] is the contiguous axis (a PyTorch [out, in] is {in, out}).
   std::map<std::string, TensorView> tensors;
   // Keeps mappings and any converted buffers alive as long as the views.
   std::vector<std::shared_ptr<void>> owners;
