@@ -1,0 +1,63 @@
+// Dot products of one weight row with one activation row, the inner loop of matmul. The
+// activation row is already in vec_dot_type(weight type) (core/quant/quant.h), as in llama.cpp's
+// CPU backend: a quantised weight block meets a Q8 activation block and the products are summed
+// as integers, then scaled by the two block scales.
+//
+// Each weight type has a scalar reference (vec_dot.cpp) and, where the CPU has AVX2+FMA+F16C,
+// a SIMD version (vec_dot_avx2.cpp) chosen once at runtime. Both form the same integer block
+// sums; they differ only in the order of the float additions. The AVX2 kernels add in the order
+// of llama.cpp's x86 build (per-block FMA into 8 lanes, its reductions; F16 as its AVX-512 build,
+// which made the shared golden outputs), and the activations are rounded as its x86 quantisers
+// round them, so greedy outputs of quantised models can match llama.cpp's token for token.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+
+namespace mlxr {
+
+// n: elements in the row (a multiple of the weight type's block size); w: weight row of the
+// weight type; a: activation row of vec_dot_type(weight type).
+using VecDotFn = float (*)(int64_t n, const void* w, const void* a);
+
+// Converts n floats (a multiple of the block size) to the activation format of a vec_dot.
+using FromFloatFn = void (*)(const float* x, void* y, int64_t n);
+
+// True when the CPU can run the *_avx2.cpp kernels (checked once).
+bool cpu_has_avx2();
+
+// Kernels for a weight type; nullptr when the type has none. vec_dot_best is the AVX2 one when
+// the CPU supports it, else the scalar one.
+VecDotFn vec_dot_scalar(DType weight);
+VecDotFn vec_dot_avx2(DType weight);
+VecDotFn vec_dot_best(DType weight);
+
+// A register-blocked tile for prefill: rm weight rows (w, stride ws bytes) times rn activation
+// rows (a, stride as bytes) -> y[r * ys + o] for o < rm, r < rn. The activation rows must be laid
+// out by tile_act_row_bytes / tile_act_finish (below). fn is nullptr when the type has no tile
+// (matmul then calls the vec_dot once per pair).
+using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t as,
+                              float* y, size_t ys);
+struct VecDotTile {
+  int rm = 0, rn = 0;
+  VecDotTileFn fn = nullptr;
+};
+VecDotTile vec_dot_tile_avx2(DType weight);
+VecDotTile vec_dot_tile_best(DType weight);  // the AVX2 tile when the CPU supports it, else none
+
+// Activation rows as the tiles read them: the row in `act` format, then, for Q8_0, its n/32 block
+// scales as fp32 starting at byte tile_act_extra_offset (so a tile skips an fp16 conversion per
+// block pair). tile_act_finish writes those extras once the row has been converted. A vec_dot
+// reads only the leading row, so one such buffer serves both.
+size_t tile_act_row_bytes(DType act, int64_t n);
+size_t tile_act_extra_offset(DType act, int64_t n);
+void tile_act_finish(DType act, uint8_t* row, int64_t n);
+
+// Activation converters for F32/F16/BF16/Q8_0/Q8_1/Q8_K; the AVX2 ones produce the same bytes as
+// the scalar reference quantisers (quantize_row). nullptr for other types.
+FromFloatFn from_float_scalar(DType act);
+FromFloatFn from_float_avx2(DType act);
+FromFloatFn from_float_best(DType act);
+
+}  // namespace mlxr
