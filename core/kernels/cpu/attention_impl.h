@@ -45,30 +45,35 @@ inline void load_row(DType t, const void* base, size_t at, int n, float* out) {
   }
 }
 
-// Reduce 32 lane accumulators (lane l at acc[l * stride]) the way ggml's AVX2 F32x8 reduce
-// does: (s0+s2)+(s1+s3) per lane, then the two 128-bit halves, then two horizontal adds.
-inline float reduce_lanes(const float* acc, int stride) {
-  float x[8];
-  for (int l = 0; l < 8; ++l)
-    x[l] = (acc[l * stride] + acc[(16 + l) * stride]) + (acc[(8 + l) * stride] + acc[(24 + l) * stride]);
-  float t[4];
-  for (int l = 0; l < 4; ++l) t[l] = x[l] + x[l + 4];
-  return (t[0] + t[1]) + (t[2] + t[3]);
+// The shared llama.cpp references were made by its AVX-512 build; its attention products run
+// through tinyBLAS (one 16-lane FMA accumulator when the length is a multiple of 16) or
+// ggml_vec_dot_f16 (four 16-lane accumulators over steps of 64, then a double tail). We add in
+// the same order so greedy outputs agree; lane l of an accumulator lives at acc[l * stride].
+
+// _mm512_reduce_add_ps: halves of 8, then of 4, then pairs.
+inline float reduce16(const float* acc, int stride) {
+  float t3[8];
+  for (int k = 0; k < 8; ++k) t3[k] = acc[(8 + k) * stride] + acc[k * stride];
+  float t6[4];
+  for (int k = 0; k < 4; ++k) t6[k] = t3[4 + k] + t3[k];
+  return (t6[0] + t6[2]) + (t6[1] + t6[3]);
 }
 
-// Dot of n values in ggml's vec_dot order: 32-wide FMA lanes, reduced, then a double tail.
-inline float dot_ggml_order(const float* a, const float* b, int n) {
-  const int np = n & ~31;
-  double tail = 0.0;
-  float res = 0.0f;
-  if (np > 0) {
-    float acc[32] = {};
-    for (int i = 0; i < np; i += 32)
-      for (int l = 0; l < 32; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
-    res = reduce_lanes(acc, 1);
+inline float dot_reference_order(const float* a, const float* b, int n) {
+  if (n % 16 == 0) {
+    float acc[16] = {};
+    for (int i = 0; i < n; i += 16)
+      for (int l = 0; l < 16; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
+    return reduce16(acc, 1);
   }
-  for (int i = np; i < n; ++i) tail += static_cast<double>(a[i] * b[i]);
-  return static_cast<float>(static_cast<double>(res) + tail);
+  const int np = n & ~63;
+  float acc[64] = {};
+  for (int i = 0; i < np; i += 64)
+    for (int l = 0; l < 64; ++l) acc[l] = std::fma(a[i + l], b[i + l], acc[l]);
+  for (int l = 0; l < 16; ++l) acc[l] = (acc[l] + acc[32 + l]) + (acc[16 + l] + acc[48 + l]);
+  double sum = np > 0 ? reduce16(acc, 1) : 0.0f;
+  for (int i = np; i < n; ++i) sum += static_cast<double>(a[i] * b[i]);
+  return static_cast<float>(sum);
 }
 
 inline size_t cache_index(const KVLayout& L, const std::vector<int32_t>& table, int pos, int kv_head) {
@@ -96,22 +101,23 @@ inline void attention_range(const void* kc, const void* vc, const KVLayout& L, c
     float mx = -INFINITY;
     for (int j = first; j < n; ++j) {
       load_row(L.dtype, kc, cache_index(L, table, j, kvh), hd, row.data());
-      scores[j] = dot_ggml_order(qh.data(), row.data(), hd) * scale;
+      scores[j] = dot_reference_order(qh.data(), row.data(), hd) * scale;
       mx = std::max(mx, scores[j]);
     }
     double sum = 0.0;
     for (int j = first; j < n; ++j) sum += scores[j] = std::exp(scores[j] - mx);
     const float inv = static_cast<float>(1.0 / sum);
-    // Lanes follow the cache position modulo 32, as in llama.cpp's 32-padded KV view.
-    acc.assign(static_cast<size_t>(hd) * 32, 0.0f);
+    // probs·V runs over llama.cpp's KV view, padded to 32 cells (so a multiple of 16): one
+    // 16-lane accumulator, lane = cache position mod 16; masked positions add exact zeros.
+    acc.assign(static_cast<size_t>(hd) * 16, 0.0f);
     for (int j = first; j < n; ++j) {
       const float p = round_to(L.dtype, scores[j] * inv);
       load_row(L.dtype, vc, cache_index(L, table, j, kvh), hd, row.data());
-      float* a = acc.data() + static_cast<size_t>(j & 31) * hd;
+      float* a = acc.data() + static_cast<size_t>(j & 15) * hd;
       for (int d = 0; d < hd; ++d) a[d] = std::fma(p, row[d], a[d]);
     }
     float* o = out + (static_cast<size_t>(t) * n_head + h) * hd;
-    for (int d = 0; d < hd; ++d) o[d] = reduce_lanes(acc.data() + d, hd);
+    for (int d = 0; d < hd; ++d) o[d] = reduce16(acc.data() + d, hd);
   }
 }
 
