@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/cmd_tokenize.h"
 
 namespace {
 
@@ -18,6 +19,8 @@ const Command kCommands[] = {
     {"bench", mlxr::cli::cmd_bench, "measure prefill and decode speed"},
     {"synth", mlxr::cli::cmd_synth, "write a random-weight model of a real shape (GGUF or HF safetensors)"},
     {"quantize", mlxr::cli::cmd_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K, Q6_K, ...)"},
+    {"tokenize", mlxr::cli::cmd_tokenize, "show the token ids / pieces of a text"},
+    {"template", mlxr::cli::cmd_template, "render a chat with the model's template"},
 };
 
 void usage(FILE* f) {
