@@ -11,4 +11,6 @@ fi
 BUILD="${MLXR_BUILD_DIR:-build}"
 # llama.cpp as the side-by-side peer (prebuilt CPU binaries from npm, no build step).
 (cd tools/llamacpp && npm ci --omit=optional --no-audit --no-fund --loglevel=error)
+# Hugging Face tokenizers + Jinja in JS: the oracles of the tokenizer and chat-template tests.
+(cd tools/oracles && npm ci --no-audit --no-fund --loglevel=error)
 ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600
