@@ -3,7 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
+#include <limits>
 
 namespace mlxr {
 
@@ -33,6 +33,20 @@ const Json* Json::find(std::string_view key) const {
   for (auto& kv : *o_)
     if (kv.first == key) return &kv.second;
   return nullptr;
+}
+
+const Json* Json::find_non_null(std::string_view key) const {
+  const Json* v = find(key);
+  return v && !v->is_null() ? v : nullptr;
+}
+
+std::optional<int64_t> Json::exact_int() const {
+  if (type_ == kInt) return i_;
+  if (type_ != kDouble) return std::nullopt;
+  // The bounds keep the cast defined; the round trip rejects fractions (and NaN).
+  if (d_ >= -9.0e18 && d_ <= 9.0e18 && static_cast<double>(static_cast<int64_t>(d_)) == d_)
+    return static_cast<int64_t>(d_);
+  return std::nullopt;
 }
 
 std::string Json::get_string(std::string_view key, const std::string& def) const {
@@ -135,7 +149,7 @@ void dump_into(const Json& v, std::string& out) {
 
 class Parser {
  public:
-  explicit Parser(std::string_view t) : t_(t) {}
+  Parser(std::string_view t, std::string_view context) : t_(t), context_(context) {}
 
   Expected<Json> run() {
     Json v;
@@ -147,12 +161,14 @@ class Parser {
 
  private:
   Error fail(const std::string& what) {
-    // Name line and column so a user can find the problem in a large file.
+    // Byte offset for binary containers (safetensors headers); line and column so a user can
+    // find the problem in a large text file.
     size_t line = 1, col = 1;
     for (size_t i = 0; i < p_ && i < t_.size(); ++i) {
       if (t_[i] == '\n') { ++line; col = 1; } else { ++col; }
     }
-    err_ = "json: " + what + " at line " + std::to_string(line) + ", column " + std::to_string(col);
+    err_ = std::string(context_) + ": invalid JSON: " + what + " at byte " + std::to_string(p_) + " (line " +
+           std::to_string(line) + ", column " + std::to_string(col) + ")";
     return Error{err_};
   }
   bool failb(const std::string& what) {
@@ -162,15 +178,13 @@ class Parser {
   void ws() {
     while (p_ < t_.size() && (t_[p_] == ' ' || t_[p_] == '\n' || t_[p_] == '\r' || t_[p_] == '\t')) ++p_;
   }
-  bool lit(const char* s, Json v, Json& out) {
-    size_t n = std::strlen(s);
-    if (t_.substr(p_, n) != s) return failb("invalid literal");
-    p_ += n;
-    out = std::move(v);
+  bool consume(std::string_view lit) {
+    if (t_.substr(p_, lit.size()) != lit) return false;
+    p_ += lit.size();
     return true;
   }
   bool hex4(uint32_t& v) {
-    if (p_ + 4 > t_.size()) return failb("truncated \\u escape");
+    if (t_.size() - p_ < 4) return failb("truncated \\u escape");
     v = 0;
     for (int i = 0; i < 4; ++i) {
       char c = t_[p_++];
@@ -178,7 +192,7 @@ class Parser {
       if (c >= '0' && c <= '9') v |= c - '0';
       else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
       else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else return failb("invalid \\u escape");
+      else return failb("bad hex digit in \\u escape");
     }
     return true;
   }
@@ -212,56 +226,78 @@ class Parser {
         case 'u': {
           uint32_t cp;
           if (!hex4(cp)) return false;
-          if (cp >= 0xD800 && cp <= 0xDBFF && p_ + 1 < t_.size() && t_[p_] == '\\' && t_[p_ + 1] == 'u') {
-            size_t save = p_;
-            p_ += 2;
+          if (cp >= 0xD800 && cp < 0xDC00) {
+            // A high surrogate must be followed by \uDC00..\uDFFF: strings stay valid UTF-8.
+            if (!consume("\\u")) return failb("unpaired surrogate");
             uint32_t lo;
             if (!hex4(lo)) return false;
-            if (lo >= 0xDC00 && lo <= 0xDFFF) cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-            else p_ = save;
+            if (lo < 0xDC00 || lo > 0xDFFF) return failb("invalid low surrogate");
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return failb("unpaired low surrogate");
           }
-          if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
           put_utf8(out, cp);
           break;
         }
-        default: return failb("invalid escape");
+        default: return failb(std::string("invalid escape '\\") + e + "'");
       }
     }
   }
+  size_t digits() {
+    size_t d = p_;
+    while (p_ < t_.size() && t_[p_] >= '0' && t_[p_] <= '9') ++p_;
+    return p_ - d;
+  }
   bool number(Json& out) {
     size_t start = p_;
-    bool is_float = false;
+    bool integral = true;
     if (t_[p_] == '-') ++p_;
-    while (p_ < t_.size()) {
-      char c = t_[p_];
-      if (c >= '0' && c <= '9') { ++p_; continue; }
-      if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') { is_float = true; ++p_; continue; }
-      break;
+    if (digits() == 0) return failb("bad number");
+    if (p_ < t_.size() && t_[p_] == '.') {
+      integral = false;
+      ++p_;
+      if (digits() == 0) return failb("bad number fraction");
     }
-    std::string_view s = t_.substr(start, p_ - start);
-    if (!is_float) {
+    if (p_ < t_.size() && (t_[p_] == 'e' || t_[p_] == 'E')) {
+      integral = false;
+      ++p_;
+      if (p_ < t_.size() && (t_[p_] == '+' || t_[p_] == '-')) ++p_;
+      if (digits() == 0) return failb("bad number exponent");
+    }
+    const char* b = t_.data() + start;
+    const char* e = t_.data() + p_;
+    if (integral) {
+      // Integers stay exact (token ids, tensor offsets past 2^53); only those beyond int64 become doubles.
       int64_t v;
-      auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-      if (r.ec == std::errc() && r.ptr == s.data() + s.size()) { out = Json(v); return true; }
+      auto r = std::from_chars(b, e, v);
+      if (r.ec == std::errc() && r.ptr == e) { out = Json(v); return true; }
     }
     double d;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+    auto r = std::from_chars(b, e, d);
+    if (r.ec == std::errc::result_out_of_range) {
       p_ = start;
-      return failb("invalid number");
+      return failb("number out of range");
+    }
+    if (r.ec != std::errc() || r.ptr != e) {
+      p_ = start;
+      return failb("bad number");
     }
     out = Json(d);
     return true;
   }
   bool value(Json& out, int depth) {
-    if (depth > 512) return failb("nesting too deep");
+    if (depth > kJsonMaxDepth) return failb("nesting deeper than " + std::to_string(kJsonMaxDepth));
     ws();
     if (p_ >= t_.size()) return failb("unexpected end of input");
     char c = t_[p_];
+    if (consume("null")) { out = Json(); return true; }
+    if (consume("true")) { out = Json(true); return true; }
+    if (consume("false")) { out = Json(false); return true; }
+    // Python's json.dumps writes these for non-finite floats.
+    if (consume("NaN")) { out = Json(std::numeric_limits<double>::quiet_NaN()); return true; }
+    if (consume("Infinity")) { out = Json(std::numeric_limits<double>::infinity()); return true; }
+    if (consume("-Infinity")) { out = Json(-std::numeric_limits<double>::infinity()); return true; }
     switch (c) {
-      case 'n': return lit("null", Json(), out);
-      case 't': return lit("true", Json(true), out);
-      case 'f': return lit("false", Json(false), out);
       case '"': {
         std::string s;
         if (!string(s)) return false;
@@ -318,6 +354,7 @@ class Parser {
   }
 
   std::string_view t_;
+  std::string_view context_;
   size_t p_ = 0;
   std::string err_;
 };
@@ -330,6 +367,6 @@ std::string Json::dump() const {
   return out;
 }
 
-Expected<Json> Json::parse(std::string_view text) { return Parser(text).run(); }
+Expected<Json> Json::parse(std::string_view text, std::string_view context) { return Parser(text, context).run(); }
 
 }  // namespace mlxr

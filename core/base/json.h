@@ -1,8 +1,11 @@
 // A small JSON value with a strict parser (RFC 8259) and a writer. Objects keep key order,
-// because chat templates print tool schemas in the order they were given.
+// because chat templates print tool schemas in the order they were given. The one JSON reader of
+// core/: tokenizer.json and chat templates, safetensors headers, config.json, shard indexes.
+// Nesting is limited so hostile input cannot exhaust the stack; errors name the byte offset.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,6 +14,9 @@
 #include "core/base/status.h"
 
 namespace mlxr {
+
+// Deepest nesting of arrays/objects parse() accepts; real configs and tokenizers use < 10.
+constexpr int kJsonMaxDepth = 64;
 
 class Json {
  public:
@@ -40,6 +46,9 @@ class Json {
 
   bool as_bool() const { return b_; }
   int64_t as_int() const { return type_ == kDouble ? static_cast<int64_t>(d_) : i_; }
+  // The value if it is an integer: written as one, or a double that is exactly one (2.0, 1e3).
+  // nullopt for fractions, non-numbers and values outside int64.
+  std::optional<int64_t> exact_int() const;
   double as_double() const { return type_ == kInt ? static_cast<double>(i_) : d_; }
   const std::string& as_string() const { return s_; }
   const Array& as_array() const { return a_ ? *a_ : empty_array(); }
@@ -49,6 +58,8 @@ class Json {
 
   // Object member or nullptr (also nullptr when this is not an object).
   const Json* find(std::string_view key) const;
+  // Like find(), but a member that is null counts as absent.
+  const Json* find_non_null(std::string_view key) const;
   // Convenience accessors with defaults, for reading config files.
   std::string get_string(std::string_view key, const std::string& def = "") const;
   int64_t get_int(std::string_view key, int64_t def) const;
@@ -57,7 +68,11 @@ class Json {
   // Compact JSON (no spaces), strings escaped as JSON requires (non-ASCII kept as UTF-8).
   std::string dump() const;
 
-  static Expected<Json> parse(std::string_view text);
+  // Parses a whole document (surrounding whitespace allowed). Besides RFC 8259, NaN, Infinity and
+  // -Infinity are accepted, as Python's json.dumps writes them. Errors read
+  // "<context>: invalid JSON: <what> at byte N (line L, column C)"; `context` names the document,
+  // e.g. "config: /m/config.json".
+  static Expected<Json> parse(std::string_view text, std::string_view context = "json");
 
  private:
   static const Array& empty_array();

@@ -11,45 +11,45 @@ constexpr int64_t kMaxDim = int64_t{1} << 24;
 
 class Reader {
  public:
-  Reader(const JsonValue& root, const std::string& what) : root_(root), what_(what) {}
+  Reader(const Json& root, const std::string& what) : root_(root), what_(what) {}
 
   Error fail(const std::string& msg) const { return make_error("config: " + what_ + ": " + msg); }
 
   // A positive integer in [1, kMaxDim]; `def` < 0 means required.
-  Expected<int> pos_int(const JsonValue& obj, const char* key, int64_t def = -1) const {
-    const JsonValue* v = obj.get_non_null(key);
+  Expected<int> pos_int(const Json& obj, const char* key, int64_t def = -1) const {
+    const Json* v = obj.find_non_null(key);
     if (!v) {
       if (def < 0) return fail("missing required key '" + std::string(key) + "'");
       return static_cast<int>(def);
     }
-    auto x = v->as_int();
+    auto x = v->exact_int();
     if (!x || *x < 1 || *x > kMaxDim) return fail("key '" + std::string(key) + "' must be a positive integer");
     return static_cast<int>(*x);
   }
 
-  Expected<double> num(const JsonValue& obj, const char* key, double def) const {
-    const JsonValue* v = obj.get_non_null(key);
+  Expected<double> num(const Json& obj, const char* key, double def) const {
+    const Json* v = obj.find_non_null(key);
     if (!v) return def;
-    if (!v->is_number() || !std::isfinite(v->num)) return fail("key '" + std::string(key) + "' must be a finite number");
-    return v->num;
+    if (!v->is_number() || !std::isfinite(v->as_double())) return fail("key '" + std::string(key) + "' must be a finite number");
+    return v->as_double();
   }
 
-  const JsonValue& root() const { return root_; }
+  const Json& root() const { return root_; }
 
  private:
-  const JsonValue& root_;
+  const Json& root_;
   const std::string& what_;
 };
 
-Status parse_rope(const Reader& r, const JsonValue& root, HfConfig& cfg) {
+Status parse_rope(const Reader& r, const Json& root, HfConfig& cfg) {
   auto& hp = cfg.hparams;
   auto& rope = hp.rope;
   // HF llama/mistral/qwen2 q/k weights are laid out for rotate_half.
   rope.style = RopeStyle::kNeox;
   // v5: rope_parameters {rope_type, rope_theta, ...}; older: rope_theta + rope_scaling {type|rope_type}.
-  const JsonValue* params = root.get_non_null("rope_parameters");
+  const Json* params = root.find_non_null("rope_parameters");
   if (params && !params->is_object()) return r.fail("'rope_parameters' must be an object");
-  const JsonValue* scaling = params ? params : root.get_non_null("rope_scaling");
+  const Json* scaling = params ? params : root.find_non_null("rope_scaling");
   if (scaling && !scaling->is_object()) return r.fail("'rope_scaling' must be an object");
 
   double theta = 10000.0;
@@ -82,12 +82,12 @@ Status parse_rope(const Reader& r, const JsonValue& root, HfConfig& cfg) {
 
   if (!scaling) return Status::ok();
   std::string type = "default";
-  if (const JsonValue* t = scaling->get_non_null("rope_type")) {
+  if (const Json* t = scaling->find_non_null("rope_type")) {
     if (!t->is_string()) return r.fail("rope_type must be a string");
-    type = t->str;
-  } else if (const JsonValue* t2 = scaling->get_non_null("type")) {
+    type = t->as_string();
+  } else if (const Json* t2 = scaling->find_non_null("type")) {
     if (!t2->is_string()) return r.fail("rope scaling 'type' must be a string");
-    type = t2->str;
+    type = t2->as_string();
   }
   auto factor = r.num(*scaling, "factor", 1.0);
   if (!factor) return factor.status();
@@ -124,10 +124,10 @@ Status parse_rope(const Reader& r, const JsonValue& root, HfConfig& cfg) {
     rope.yarn_ext_factor = 1.0f;
     // HF's attention_factor is the whole mscale; llama.cpp multiplies its own
     // 0.1*ln(factor)+1 by attn_factor, so store the ratio.
-    if (const JsonValue* af = scaling->get_non_null("attention_factor")) {
-      if (!af->is_number() || !(af->num > 0)) return r.fail("yarn attention_factor must be positive");
+    if (const Json* af = scaling->find_non_null("attention_factor")) {
+      if (!af->is_number() || !(af->as_double() > 0)) return r.fail("yarn attention_factor must be positive");
       double base = *factor > 1 ? 0.1 * std::log(*factor) + 1.0 : 1.0;
-      rope.yarn_attn_factor = static_cast<float>(af->num / base);
+      rope.yarn_attn_factor = static_cast<float>(af->as_double() / base);
     }
   } else {
     return r.fail("unsupported rope type '" + type + "' (supported: default, linear, llama3, yarn)");
@@ -137,13 +137,13 @@ Status parse_rope(const Reader& r, const JsonValue& root, HfConfig& cfg) {
 
 }  // namespace
 
-Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& what) {
+Expected<HfConfig> parse_hf_config(const Json& root, const std::string& what) {
   Reader r(root, what);
   if (!root.is_object()) return r.fail("not a JSON object");
   HfConfig cfg;
-  const JsonValue* mt = root.get_non_null("model_type");
+  const Json* mt = root.find_non_null("model_type");
   if (!mt || !mt->is_string()) return r.fail("missing 'model_type'");
-  cfg.model_type = mt->str;
+  cfg.model_type = mt->as_string();
   auto& hp = cfg.hparams;
   if (cfg.model_type == "llama" || cfg.model_type == "mixtral") {
     hp.arch = "llama";  // GGUF stores Mixtral as llama with experts, too
@@ -162,7 +162,7 @@ Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& wha
   MLXR_ASSIGN_OR_RETURN(hp.n_ctx_train, r.pos_int(root, "max_position_embeddings", 2048));
   if (hp.n_head % hp.n_head_kv != 0)
     return r.fail("num_attention_heads " + std::to_string(hp.n_head) + " is not a multiple of num_key_value_heads " + std::to_string(hp.n_head_kv));
-  if (hp.n_embd % hp.n_head != 0 && !root.get_non_null("head_dim"))
+  if (hp.n_embd % hp.n_head != 0 && !root.find_non_null("head_dim"))
     return r.fail("hidden_size is not a multiple of num_attention_heads and no head_dim is given");
   MLXR_ASSIGN_OR_RETURN(hp.head_dim, r.pos_int(root, "head_dim", hp.n_embd / hp.n_head));
   if (hp.head_dim % 2 != 0) return r.fail("head_dim must be even");
@@ -171,20 +171,20 @@ Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& wha
   if (!(*eps > 0 && *eps < 1)) return r.fail("rms_norm_eps must be in (0, 1)");
   hp.rms_eps = static_cast<float>(*eps);
 
-  if (const JsonValue* t = root.get_non_null("tie_word_embeddings")) {
+  if (const Json* t = root.find_non_null("tie_word_embeddings")) {
     if (!t->is_bool()) return r.fail("tie_word_embeddings must be a bool");
-    cfg.tie_word_embeddings = t->b;
+    cfg.tie_word_embeddings = t->as_bool();
   }
   hp.tied_embeddings = cfg.tie_word_embeddings;
 
   // Sliding window: mistral uses it whenever set; qwen2 only with use_sliding_window.
-  if (const JsonValue* sw = root.get_non_null("sliding_window")) {
-    auto w = sw->as_int();
+  if (const Json* sw = root.find_non_null("sliding_window")) {
+    auto w = sw->exact_int();
     if (!w || *w < 0) return r.fail("sliding_window must be a non-negative integer or null");
     bool use = cfg.model_type != "qwen2";
-    if (const JsonValue* u = root.get_non_null("use_sliding_window")) {
+    if (const Json* u = root.find_non_null("use_sliding_window")) {
       if (!u->is_bool()) return r.fail("use_sliding_window must be a bool");
-      use = u->b;
+      use = u->as_bool();
     }
     if (use && *w < hp.n_ctx_train) hp.sliding_window = static_cast<int>(*w);
   }
@@ -195,11 +195,11 @@ Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& wha
     if (hp.n_expert_used > hp.n_expert) return r.fail("num_experts_per_tok exceeds num_local_experts");
   }
 
-  const JsonValue* dt = root.get_non_null("dtype");
-  if (!dt) dt = root.get_non_null("torch_dtype");
-  if (dt && dt->is_string()) cfg.dtype = dt->str;
-  if (const JsonValue* b = root.get_non_null("bos_token_id"); b && b->as_int()) cfg.bos_token_id = static_cast<int>(*b->as_int());
-  if (const JsonValue* e = root.get_non_null("eos_token_id"); e && e->as_int()) cfg.eos_token_id = static_cast<int>(*e->as_int());
+  const Json* dt = root.find_non_null("dtype");
+  if (!dt) dt = root.find_non_null("torch_dtype");
+  if (dt && dt->is_string()) cfg.dtype = dt->as_string();
+  if (const Json* b = root.find_non_null("bos_token_id"); b && b->exact_int()) cfg.bos_token_id = static_cast<int>(*b->exact_int());
+  if (const Json* e = root.find_non_null("eos_token_id"); e && e->exact_int()) cfg.eos_token_id = static_cast<int>(*e->exact_int());
 
   auto st = parse_rope(r, root, cfg);
   if (!st) return st;
@@ -209,7 +209,7 @@ Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& wha
 Expected<HfConfig> load_hf_config(const std::string& path) {
   auto text = read_text_file(path);
   if (!text) return make_error("config: " + text.error());
-  auto doc = parse_json(*text, "config: " + path);
+  auto doc = Json::parse(*text, "config: " + path);
   if (!doc) return doc.status();
   return parse_hf_config(*doc, path);
 }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/base/status.h"
-#include "core/formats/json.h"
+#include "core/base/json.h"
 #include "core/formats/model_file.h"
 
 namespace mlxr {
@@ -20,7 +20,7 @@ struct HfConfig {
 };
 
 // `what` names the file in errors.
-Expected<HfConfig> parse_hf_config(const JsonValue& root, const std::string& what);
+Expected<HfConfig> parse_hf_config(const Json& root, const std::string& what);
 Expected<HfConfig> load_hf_config(const std::string& path);
 
 }  // namespace mlxr

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/formats/json.h"
+#include "core/base/json.h"
 
 namespace mlxr {
 namespace {
@@ -37,7 +37,7 @@ Expected<std::shared_ptr<SafetensorsFile>> SafetensorsFile::parse(std::shared_pt
   if (n > file->size() - 8) return fail("header length " + std::to_string(n) + " runs past end of file (" + std::to_string(file->size()) + " bytes)");
   std::string_view text(reinterpret_cast<const char*>(file->data() + 8), static_cast<size_t>(n));
   if (text.empty() || text[0] != '{') return fail("header does not start with '{' at byte 8");
-  auto doc = parse_json(text, "safetensors: " + path + ": header (offsets from byte 8)");
+  auto doc = Json::parse(text, "safetensors: " + path + ": header (offsets from byte 8)");
   if (!doc) return doc.status();
   if (!doc->is_object()) return fail("header is not a JSON object");
 
@@ -45,38 +45,38 @@ Expected<std::shared_ptr<SafetensorsFile>> SafetensorsFile::parse(std::shared_pt
   sf->file_ = file;
   const uint64_t data_start = 8 + n;
   const uint64_t buffer = file->size() - data_start;
-  for (const auto& [name, v] : doc->obj) {
+  for (const auto& [name, v] : doc->as_object()) {
     if (name == "__metadata__") {
       if (!v.is_object()) return fail("__metadata__ is not an object");
-      for (const auto& [k, s] : v.obj) {
+      for (const auto& [k, s] : v.as_object()) {
         if (!s.is_string()) return fail("__metadata__ value for '" + k + "' is not a string");
-        sf->metadata_[k] = s.str;
+        sf->metadata_[k] = s.as_string();
       }
       continue;
     }
     auto bad = [&](const std::string& msg) { return fail("tensor '" + name + "': " + msg); };
     if (!v.is_object()) return bad("entry is not an object");
-    const JsonValue* dt = v.get("dtype");
-    const JsonValue* shape = v.get("shape");
-    const JsonValue* offs = v.get("data_offsets");
+    const Json* dt = v.find("dtype");
+    const Json* shape = v.find("shape");
+    const Json* offs = v.find("data_offsets");
     if (!dt || !dt->is_string()) return bad("missing or non-string 'dtype'");
     if (!shape || !shape->is_array()) return bad("missing or non-array 'shape'");
-    if (!offs || !offs->is_array() || offs->arr.size() != 2) return bad("'data_offsets' must be [begin, end]");
+    if (!offs || !offs->is_array() || offs->as_array().size() != 2) return bad("'data_offsets' must be [begin, end]");
     SafetensorsTensor t;
     t.name = name;
-    t.dtype = dt->str;
+    t.dtype = dt->as_string();
     size_t esize = safetensors_dtype_size(t.dtype);
     if (esize == 0) return bad("unsupported dtype '" + t.dtype + "'");
     uint64_t numel = 1;
-    for (const auto& d : shape->arr) {
-      auto x = d.as_int();
+    for (const auto& d : shape->as_array()) {
+      auto x = d.exact_int();
       if (!x || *x < 0) return bad("shape has a non-integer or negative dimension");
       if (*x > 0 && numel > kMaxElements / static_cast<uint64_t>(*x)) return bad("shape has too many elements");
       numel *= static_cast<uint64_t>(*x);
       t.shape.push_back(*x);
     }
-    auto b = offs->arr[0].as_int();
-    auto e = offs->arr[1].as_int();
+    auto b = offs->as_array()[0].exact_int();
+    auto e = offs->as_array()[1].exact_int();
     if (!b || !e || *b < 0 || *e < *b) return bad("invalid data_offsets");
     if (static_cast<uint64_t>(*e) > buffer)
       return bad("data_offsets end " + std::to_string(*e) + " is past the end of the data buffer (" + std::to_string(buffer) + " bytes)");

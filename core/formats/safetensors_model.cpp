@@ -5,7 +5,7 @@
 #include <set>
 
 #include "core/formats/hf_config.h"
-#include "core/formats/json.h"
+#include "core/base/json.h"
 #include "core/formats/model_file.h"
 #include "core/formats/safetensors.h"
 
@@ -71,18 +71,18 @@ Expected<std::vector<std::string>> shard_list(const std::string& dir, const std:
                                               std::map<std::string, std::string>& weight_map) {
   auto text = read_text_file(index_path);
   if (!text) return make_error("safetensors: " + text.error());
-  auto doc = parse_json(*text, "safetensors: " + index_path);
+  auto doc = Json::parse(*text, "safetensors: " + index_path);
   if (!doc) return doc.status();
-  const JsonValue* wm = doc->get("weight_map");
+  const Json* wm = doc->find("weight_map");
   if (!wm || !wm->is_object()) return make_error("safetensors: " + index_path + ": missing 'weight_map' object");
   std::set<std::string> seen;
   std::vector<std::string> files;
-  for (const auto& [name, file] : wm->obj) {
-    if (!file.is_string() || !safe_shard_name(file.str))
+  for (const auto& [name, file] : wm->as_object()) {
+    if (!file.is_string() || !safe_shard_name(file.as_string()))
       return make_error("safetensors: " + index_path + ": tensor '" + name + "' maps to an invalid file name");
     if (weight_map.count(name)) return make_error("safetensors: " + index_path + ": duplicate tensor '" + name + "'");
-    weight_map[name] = file.str;
-    if (seen.insert(file.str).second) files.push_back((fs::path(dir) / file.str).string());
+    weight_map[name] = file.as_string();
+    if (seen.insert(file.as_string()).second) files.push_back((fs::path(dir) / file.as_string()).string());
   }
   if (files.empty()) return make_error("safetensors: " + index_path + ": weight_map is empty");
   return files;

@@ -12,7 +12,7 @@ Expected<HfConfig> parse(const std::string& extra, const std::string& type = "ll
                      R"(","vocab_size":100,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4,)"
                      R"("num_key_value_heads":2,"intermediate_size":128,"max_position_embeddings":4096)" +
                      (extra.empty() ? "" : "," + extra) + "}";
-  auto j = parse_json(text, "config.json");
+  auto j = Json::parse(text, "config.json");
   EXPECT_TRUE(j) << j.error();
   return parse_hf_config(*j, "config.json");
 }

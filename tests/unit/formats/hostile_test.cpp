@@ -76,7 +76,9 @@ TEST(HostileGguf, EveryTruncationFailsCleanly) {
   for (size_t n = 0; n < full.size(); ++n) {
     std::vector<uint8_t> b(full.begin(), full.begin() + static_cast<long>(n));
     auto st = open_gguf_bytes(p, b);
-    if (n < need) EXPECT_FALSE(st) << "prefix of " << n << " bytes opened";
+    if (n < need) {
+      EXPECT_FALSE(st) << "prefix of " << n << " bytes opened";
+    }
   }
 }
 
