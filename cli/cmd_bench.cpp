@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "cli/cmd_bench_serve.h"
 #include "cli/commands.h"
 #include "cli/model_options.h"
 #include "core/runtime/generate.h"
@@ -40,6 +41,9 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
+  // --concurrency N: the serving engine under N simultaneous requests (cli/cmd_bench_serve.cpp).
+  for (int i = 0; i < argc; ++i)
+    if (std::string(argv[i]).rfind("--concurrency", 0) == 0) return cmd_bench_concurrency(argc, argv);
   auto value_opts = model_value_options();
   for (const char* o : {"-p|--prompt-tokens", "-n|--gen-tokens", "-r|--repetitions"}) value_opts.push_back(o);
   Args args(argc, argv, value_opts, {"--json", "-h|--help"});

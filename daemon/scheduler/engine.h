@@ -51,7 +51,7 @@ struct RequestResult {
 struct RequestCallbacks {
   // Called on the worker thread for each generated token. Return false to cancel.
   std::function<bool(const TokenOutput&)> on_token;
-  // Called exactly once, on the worker thread (or in submit() for an admission error).
+  // Called exactly once, on the worker thread, for every request submit() accepted.
   std::function<void(const RequestResult&)> on_done;
 };
 
@@ -67,6 +67,7 @@ struct EngineStats {
   int kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_cached = 0, kv_blocks_free = 0;
   uint64_t prefix_hit_tokens = 0, prefix_query_tokens = 0;
   uint64_t steps = 0, tokens_generated = 0, prompt_tokens_processed = 0;
+  uint64_t preemptions = 0;     // sequences whose blocks were freed to make room (recomputed later)
   int last_batch_tokens = 0, last_batch_seqs = 0;
 };
 
