@@ -1,0 +1,153 @@
+// Device helpers shared by the kernels: number formats and ggml block decoding.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "core/tensor/dtype.h"
+
+namespace mlxr::cuda {
+
+__device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ float bf2f(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }
+__device__ __forceinline__ uint16_t f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+// Round to nearest even, NaN stays quiet NaN: core/base/fp16.h fp32_to_bf16.
+__device__ __forceinline__ uint16_t f2bf(float f) {
+  const uint32_t u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 64);
+  return static_cast<uint16_t>((u + (0x7fffu + ((u >> 16) & 1))) >> 16);
+}
+__device__ __forceinline__ uint16_t ld_u16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
+// 32-bit load from a 2-byte aligned address (blocks of 34, 18 or 210 bytes).
+__device__ __forceinline__ int ld_i32_a2(const uint8_t* p) {
+  const uint16_t* q = reinterpret_cast<const uint16_t*>(p);
+  return static_cast<int>(q[0] | (static_cast<uint32_t>(q[1]) << 16));
+}
+__device__ __forceinline__ int ld_i32_a4(const uint8_t* p) { return *reinterpret_cast<const int*>(p); }
+
+// Cache element types and their conversions.
+template <typename T> struct KvT;
+template <> struct KvT<float> {
+  static __device__ __forceinline__ float load(const float* p, size_t i) { return p[i]; }
+  static __device__ __forceinline__ float store(float x) { return x; }
+  static __device__ __forceinline__ float round(float x) { return x; }
+};
+template <> struct KvT<__half> {
+  static __device__ __forceinline__ float load(const __half* p, size_t i) { return __half2float(p[i]); }
+  static __device__ __forceinline__ __half store(float x) { return __float2half_rn(x); }
+  static __device__ __forceinline__ float round(float x) { return __half2float(__float2half_rn(x)); }
+};
+template <> struct KvT<__nv_bfloat16> {
+  static __device__ __forceinline__ float load(const __nv_bfloat16* p, size_t i) { return __bfloat162float(p[i]); }
+  static __device__ __forceinline__ __nv_bfloat16 store(float x) { return __ushort_as_bfloat16(f2bf(x)); }
+  static __device__ __forceinline__ float round(float x) { return bf2f(f2bf(x)); }
+};
+
+// Q4_K/Q5_K 6-bit scale and min of sub-block j (core/quant/blocks.h k4_scale_min).
+__device__ __forceinline__ void k4_scale_min_dev(int j, const uint8_t* q, int* sc, int* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+// The 32 values of sub-block `sb` (elements 32*sb .. 32*sb+31) of one row, in the order of
+// operations of core/quant/dequantize.cpp (explicit _rn ops: no FMA contraction), so the
+// result is bit-exact with dequantize_row.
+template <int TYPE>
+__device__ __forceinline__ void dequant32(const uint8_t* row, int sb, float* y) {
+  constexpr DType t = static_cast<DType>(TYPE);
+  if constexpr (t == DType::F32) {
+    const float* p = reinterpret_cast<const float*>(row) + sb * 32;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) y[i] = p[i];
+  } else if constexpr (t == DType::F16 || t == DType::BF16) {
+    const uint16_t* p = reinterpret_cast<const uint16_t*>(row) + sb * 32;
+#pragma unroll
+    for (int i = 0; i < 32; ++i) y[i] = t == DType::F16 ? h2f(p[i]) : bf2f(p[i]);
+  } else if constexpr (t == DType::Q8_0) {
+    const uint8_t* b = row + sb * 34;
+    const float d = h2f(ld_u16(b));
+#pragma unroll
+    for (int i = 0; i < 32; ++i) y[i] = __fmul_rn(static_cast<float>(static_cast<int8_t>(b[2 + i])), d);
+  } else if constexpr (t == DType::Q4_0) {
+    const uint8_t* b = row + sb * 18;
+    const float d = h2f(ld_u16(b));
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+      y[j] = __fmul_rn(static_cast<float>((b[2 + j] & 0xF) - 8), d);
+      y[j + 16] = __fmul_rn(static_cast<float>((b[2 + j] >> 4) - 8), d);
+    }
+  } else if constexpr (t == DType::Q4_K || t == DType::Q5_K) {
+    constexpr int kBytes = t == DType::Q4_K ? 144 : 176;
+    const int j = sb & 7;
+    const uint8_t* b = row + (sb >> 3) * kBytes;
+    const float d = h2f(ld_u16(b)), dmin = h2f(ld_u16(b + 2));
+    int sc, m;
+    k4_scale_min_dev(j, b + 4, &sc, &m);
+    const float d1 = __fmul_rn(d, static_cast<float>(sc)), m1 = __fmul_rn(dmin, static_cast<float>(m));
+    const int shift = (j & 1) * 4;
+    if constexpr (t == DType::Q4_K) {
+      const uint8_t* q = b + 16 + (j >> 1) * 32;
+#pragma unroll
+      for (int l = 0; l < 32; ++l) y[l] = __fsub_rn(__fmul_rn(d1, static_cast<float>((q[l] >> shift) & 0xF)), m1);
+    } else {
+      const uint8_t* qh = b + 16;
+      const uint8_t* q = b + 48 + (j >> 1) * 32;
+#pragma unroll
+      for (int l = 0; l < 32; ++l) {
+        const int v = ((q[l] >> shift) & 0xF) + (((qh[l] >> j) & 1) ? 16 : 0);
+        y[l] = __fsub_rn(__fmul_rn(d1, static_cast<float>(v)), m1);
+      }
+    }
+  } else if constexpr (t == DType::Q6_K) {
+    const int jj = sb & 7, half = jj >> 2, quarter = jj & 3;
+    const uint8_t* b = row + (sb >> 3) * 210;
+    const uint8_t* ql = b + half * 64 + (quarter & 1) * 32;
+    const uint8_t* qh = b + 128 + half * 32;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192) + half * 8 + 2 * quarter;
+    const float d = h2f(ld_u16(b + 208));
+    const int lshift = (quarter >> 1) * 4, hshift = 2 * quarter;
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int q = (((ql[l] >> lshift) & 0xF) | (((qh[l] >> hshift) & 3) << 4)) - 32;
+      y[l] = __fmul_rn(__fmul_rn(d, static_cast<float>(sc[l >> 4])), static_cast<float>(q));
+    }
+  }
+}
+
+// Calls f.template operator()<TYPE>() for a device type; false for others.
+template <typename F>
+bool dispatch_type(DType t, F&& f) {
+  switch (t) {
+    case DType::F32: f(std::integral_constant<int, static_cast<int>(DType::F32)>{}); return true;
+    case DType::F16: f(std::integral_constant<int, static_cast<int>(DType::F16)>{}); return true;
+    case DType::BF16: f(std::integral_constant<int, static_cast<int>(DType::BF16)>{}); return true;
+    case DType::Q8_0: f(std::integral_constant<int, static_cast<int>(DType::Q8_0)>{}); return true;
+    case DType::Q4_0: f(std::integral_constant<int, static_cast<int>(DType::Q4_0)>{}); return true;
+    case DType::Q4_K: f(std::integral_constant<int, static_cast<int>(DType::Q4_K)>{}); return true;
+    case DType::Q5_K: f(std::integral_constant<int, static_cast<int>(DType::Q5_K)>{}); return true;
+    case DType::Q6_K: f(std::integral_constant<int, static_cast<int>(DType::Q6_K)>{}); return true;
+    default: return false;
+  }
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+}  // namespace mlxr::cuda

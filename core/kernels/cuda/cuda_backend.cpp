@@ -1,0 +1,930 @@
+#include "core/kernels/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+#include <vector>
+
+#include "core/kernels/cuda/kernels.h"
+#include "core/quant/quant.h"
+
+namespace mlxr {
+namespace {
+
+constexpr int kGraphMaxTokens = 64;
+// Recorded ops are launched as a graph every kGraphChunk ops, so the GPU starts on the first
+// layers while the host is still recording the rest of the step.
+constexpr size_t kGraphChunk = 40;
+constexpr size_t kStagingBytes = 64u << 20;
+constexpr size_t kWeightChunk = 1u << 30;  // weights are bump-allocated from chunks this size
+constexpr size_t kBlasWorkspace = 32u << 20;
+
+std::string cuda_error(const char* what, cudaError_t e) {
+  return std::string("cuda: ") + what + ": " + cudaGetErrorString(e);
+}
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "mlxr cuda: %s\n", msg.c_str());
+  std::abort();
+}
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) die(cuda_error(what, e));
+}
+
+void check_blas(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) die(std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(s)));
+}
+
+// A device buffer that only grows. Replaced buffers are freed after the next full sync, since
+// queued (or not yet captured) work may still name them.
+struct Scratch {
+  void* ptr = nullptr;
+  size_t cap = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) : device_(device) {}
+  ~CudaBackend() override;
+  Status init();
+
+  std::string name() const override { return "cuda"; }
+  const CudaBackendStats& stats() const { return stats_; }
+
+  Expected<float*> alloc(size_t n_floats) override;
+  void free(float* p) override;
+  Expected<TensorView> upload(const TensorView& host) override;
+  Expected<const float*> upload_f32(const TensorView& host) override;
+  void to_host(float* dst, const float* src, size_t n_floats) override;
+  void from_host(float* dst, const float* src, size_t n_floats) override;
+
+  Status init_kv(const KVLayout& layout) override;
+  const KVLayout& kv_layout() const override { return kv_; }
+  void kv_copy_block(int src_block, int dst_block) override;
+  Status set_batch(const Batch& batch) override;
+
+  void get_rows(const TensorView& table, float* out) override;
+  void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) override;
+  void matmul(const TensorView& w, const float* x, int rows, float* y) override;
+  void add(float* x, const float* y, size_t n) override;
+  void add_row(float* x, const float* bias, int rows, int n) override;
+  void mul_scalar(float* x, float s, size_t n) override;
+  void rope(float* x, int n_heads, int head_dim, const RopeParams& p, const float* freq_factors) override;
+  void swiglu(const float* gate, const float* up, float* out, size_t n) override;
+  void gelu_mul(const float* gate, const float* up, float* out, size_t n) override;
+  void kv_store(int layer, const float* k, const float* v) override;
+  void attention(int layer, const float* q, int n_head, float scale, int sliding_window, float* out) override;
+  void gather_output_rows(const float* x, int n, float* out) override;
+  void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) override;
+  void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
+                          int n) override;
+  void fill_zero(float* x, size_t n) override;
+  void sync() override;
+
+ private:
+  // ---- op queue: eager, or recorded for a graph ----
+  template <typename... A>
+  void sig(A... args) {
+    (sig_.push_back(to_word(args)), ...);
+  }
+  template <typename T>
+  static uint64_t to_word(T v) {
+    if constexpr (std::is_pointer_v<T>) {
+      return reinterpret_cast<uint64_t>(v);
+    } else if constexpr (std::is_same_v<T, float>) {
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      return u;
+    } else {
+      return static_cast<uint64_t>(v);
+    }
+  }
+  void enqueue(std::function<void()> fn);
+  void flush();
+  void full_sync();
+
+  // Marks [p, p+n) as written: cached conversions of that memory are stale.
+  void wrote(const void* p, size_t bytes);
+  void* ensure(Scratch& s, size_t bytes);
+  // Peephole fusion: an add is held back until the next op; when that op is the rms_norm of the
+  // same x, both run as one kernel (residual add + norm). A rope is held back likewise and fused
+  // with the following rope of the same step (q and k in one launch). settle() emits what is held.
+  struct HeldAdd {
+    float* x = nullptr;
+    const float* y = nullptr;
+    size_t n = 0;
+  } held_add_;
+  struct HeldRope {
+    float* x = nullptr;
+    int n_heads = 0, head_dim = 0, T = 0;
+    cuda::RopeArgs a;
+    const float* ff = nullptr;
+    const int32_t* pos = nullptr;
+  } held_rope_;
+  void settle_add();
+  void settle_rope();
+  void settle() {
+    settle_rope();
+    settle_add();
+  }
+  // Host-routed ops (mixture of experts) change shape every step: the rest of the step runs
+  // eagerly, with their index arrays copied into idx_.
+  void leave_graph_mode();
+  const void* upload_small(const void* host, size_t bytes, size_t offset);
+  cuda::KVArgs kv_args(int layer) const;
+
+  int device_;
+  cudaStream_t st_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  int num_sms_ = 132;
+  bool graphs_enabled_ = true;
+  CudaBackendStats stats_;
+
+  // Weights: bump allocation from large chunks, uploaded through pinned staging buffers.
+  std::vector<void*> weight_chunks_;
+  char* wcur_ = nullptr;
+  size_t wleft_ = 0;
+  void* staging_[2] = {nullptr, nullptr};
+  cudaEvent_t staging_ev_[2] = {nullptr, nullptr};
+  std::vector<void*> small_;  // upload_f32 buffers
+
+  KVLayout kv_;
+  uint8_t* kv_arena_ = nullptr;
+
+  // Batch metadata: one pinned host image, one device copy (fixed addresses for graphs).
+  int32_t* meta_host_ = nullptr;
+  int32_t* meta_dev_ = nullptr;
+  size_t meta_cap_ = 0;  // int32 elements
+  cudaEvent_t meta_ev_ = nullptr;
+  int T_ = 0, S_ = 0, n_out_ = 0, stride_ = 0, n_tiles_ = 0, max_len_ = 0;
+  bool multi_token_seq_ = false;
+  const int32_t *d_tokens_ = nullptr, *d_pos_ = nullptr, *d_seq_ = nullptr, *d_out_ = nullptr, *d_tables_ = nullptr,
+                *d_tiles_ = nullptr;
+  bool batch_set_ = false;
+  double step_start_ = 0;
+
+  Scratch conv_, q8_, deq_, attn_ws_, blas_ws_, idx_, tune_;
+  // Fastest one-row kernel per float weight shape (type, K, N): 0/1 our matvec variants, 2 cuBLAS.
+  std::unordered_map<uint64_t, int> tuned_;
+  int tune_matvec(DType t, const void* w, int K, int N, const float* x);
+  void gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, float* y);
+  // What conv_ / q8_ currently hold (a conversion of this source), valid until it is written.
+  const void* conv_src_ = nullptr;
+  size_t conv_bytes_ = 0;
+  DType conv_type_ = DType::F32;
+  const void* q8_src_ = nullptr;
+  size_t q8_bytes_ = 0;
+  std::vector<void*> graveyard_;
+
+  bool recording_ = false;
+  std::vector<std::function<void()>> pending_;
+  std::vector<uint64_t> sig_;
+  struct GraphEntry {
+    std::vector<uint64_t> sig;
+    cudaGraphExec_t exec = nullptr;
+  };
+  std::unordered_map<uint64_t, GraphEntry> graphs_;
+};
+
+CudaBackend::~CudaBackend() {
+  if (st_) cudaStreamSynchronize(st_);
+  for (auto& [k, g] : graphs_)
+    if (g.exec) cudaGraphExecDestroy(g.exec);
+  for (void* p : graveyard_) cudaFree(p);
+  for (Scratch* s : {&conv_, &q8_, &deq_, &attn_ws_, &blas_ws_, &idx_, &tune_})
+    if (s->ptr) cudaFree(s->ptr);
+  for (void* p : weight_chunks_) cudaFree(p);
+  for (void* p : small_) cudaFree(p);
+  if (kv_arena_) cudaFree(kv_arena_);
+  if (meta_dev_) cudaFree(meta_dev_);
+  if (meta_host_) cudaFreeHost(meta_host_);
+  for (int i = 0; i < 2; ++i) {
+    if (staging_[i]) cudaFreeHost(staging_[i]);
+    if (staging_ev_[i]) cudaEventDestroy(staging_ev_[i]);
+  }
+  if (meta_ev_) cudaEventDestroy(meta_ev_);
+  if (blas_) cublasDestroy(blas_);
+  if (st_) cudaStreamDestroy(st_);
+}
+
+Status CudaBackend::init() {
+  cudaError_t e = cudaSetDevice(device_);
+  if (e != cudaSuccess) return make_error(cuda_error("cannot use device", e));
+  cudaDeviceProp prop{};
+  if ((e = cudaGetDeviceProperties(&prop, device_)) != cudaSuccess) return make_error(cuda_error("device properties", e));
+  num_sms_ = prop.multiProcessorCount;
+  if ((e = cudaStreamCreateWithFlags(&st_, cudaStreamNonBlocking)) != cudaSuccess) return make_error(cuda_error("stream", e));
+  if (cublasCreate(&blas_) != CUBLAS_STATUS_SUCCESS) return make_error("cuda: cannot create a cuBLAS handle");
+  cublasSetStream(blas_, st_);
+  if ((e = cudaMalloc(&blas_ws_.ptr, kBlasWorkspace)) != cudaSuccess) return make_error(cuda_error("cuBLAS workspace", e));
+  blas_ws_.cap = kBlasWorkspace;
+  cublasSetWorkspace(blas_, blas_ws_.ptr, kBlasWorkspace);
+  for (int i = 0; i < 2; ++i) {
+    if ((e = cudaMallocHost(&staging_[i], kStagingBytes)) != cudaSuccess) return make_error(cuda_error("pinned staging", e));
+    cudaEventCreateWithFlags(&staging_ev_[i], cudaEventDisableTiming);
+  }
+  cudaEventCreateWithFlags(&meta_ev_, cudaEventDisableTiming);
+  if (const char* g = std::getenv("MLXR_CUDA_GRAPHS")) graphs_enabled_ = std::strcmp(g, "0") != 0;
+  cuda::attention_init();
+  return Status::ok();
+}
+
+// ---- queue ----
+
+void CudaBackend::enqueue(std::function<void()> fn) {
+  if (recording_) {
+    pending_.push_back(std::move(fn));
+    if (pending_.size() >= kGraphChunk) flush();
+  } else {
+    sig_.clear();
+    ++stats_.eager_ops;
+    fn();
+  }
+}
+
+void CudaBackend::flush() {
+  if (pending_.empty()) {
+    sig_.clear();
+    return;
+  }
+  uint64_t h = 1469598103934665603ull;
+  for (uint64_t w : sig_) h = (h ^ w) * 1099511628211ull;
+  auto it = graphs_.find(h);
+  if (it == graphs_.end() || it->second.sig != sig_) {
+    if (graphs_.size() >= 1024) {
+      for (auto& [k, g] : graphs_) cudaGraphExecDestroy(g.exec);
+      graphs_.clear();
+    }
+    check(cudaStreamBeginCapture(st_, cudaStreamCaptureModeRelaxed), "begin graph capture");
+    for (auto& fn : pending_) fn();
+    cudaGraph_t graph = nullptr;
+    check(cudaStreamEndCapture(st_, &graph), "end graph capture");
+    GraphEntry entry;
+    entry.sig = sig_;
+    check(cudaGraphInstantiate(&entry.exec, graph, 0), "instantiate graph");
+    cudaGraphDestroy(graph);
+    if (it != graphs_.end()) cudaGraphExecDestroy(it->second.exec);
+    graphs_[h] = std::move(entry);
+    it = graphs_.find(h);
+    ++stats_.graphs_captured;
+  }
+  check(cudaGraphLaunch(it->second.exec, st_), "launch graph");
+  ++stats_.graph_launches;
+  pending_.clear();
+  sig_.clear();
+}
+
+void CudaBackend::full_sync() {
+  flush();
+  check(cudaStreamSynchronize(st_), "synchronize");
+  for (void* p : graveyard_) cudaFree(p);
+  graveyard_.clear();
+}
+
+void CudaBackend::sync() {
+  settle();
+  full_sync();
+}
+
+void CudaBackend::wrote(const void* p, size_t bytes) {
+  auto overlaps = [&](const void* a, size_t an) {
+    const char* x = static_cast<const char*>(a);
+    const char* y = static_cast<const char*>(p);
+    return x < y + bytes && y < x + an;
+  };
+  if (conv_src_ && overlaps(conv_src_, conv_bytes_)) conv_src_ = nullptr;
+  if (q8_src_ && overlaps(q8_src_, q8_bytes_)) q8_src_ = nullptr;
+}
+
+void* CudaBackend::ensure(Scratch& s, size_t bytes) {
+  if (s.cap >= bytes) return s.ptr;
+  if (s.ptr) graveyard_.push_back(s.ptr);
+  const size_t cap = std::max(bytes, s.cap * 2);
+  s.ptr = nullptr;
+  s.cap = 0;
+  check(cudaMalloc(&s.ptr, cap), "scratch allocation");
+  s.cap = cap;
+  if (&s == &conv_) conv_src_ = nullptr;
+  if (&s == &q8_) q8_src_ = nullptr;
+  return s.ptr;
+}
+
+// ---- memory ----
+
+Expected<float*> CudaBackend::alloc(size_t n) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float));
+  if (e != cudaSuccess) return make_error(cuda_error(("allocating " + std::to_string(n * 4) + " bytes").c_str(), e));
+  return static_cast<float*>(p);
+}
+
+void CudaBackend::free(float* p) {
+  settle();
+  full_sync();
+  conv_src_ = q8_src_ = nullptr;
+  cudaFree(p);
+}
+
+Expected<TensorView> CudaBackend::upload(const TensorView& host) {
+  const bool keep = cuda::device_type_supported(host.type);
+  if (!keep && !can_dequantize(host.type))
+    return make_error(std::string("cuda: cannot use ") + dtype_name(host.type) + " tensor '" + host.name + "'");
+  const int64_t rows = host.rows(), ne0 = host.ne[0];
+  const size_t src_row = host.row_size();
+  const size_t dst_row = keep ? src_row : static_cast<size_t>(ne0) * sizeof(float);
+  const size_t bytes = dst_row * rows;
+  if (dst_row > kStagingBytes) return make_error("cuda: tensor '" + host.name + "' has rows larger than the staging buffer");
+  const size_t aligned = (bytes + 255) & ~size_t(255);
+  if (aligned > wleft_) {
+    const size_t chunk = std::max(kWeightChunk, aligned);
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, chunk);
+    if (e != cudaSuccess)
+      return make_error(cuda_error(("allocating weights for '" + host.name + "' (" + std::to_string(chunk >> 20) + " MiB)").c_str(), e));
+    weight_chunks_.push_back(p);
+    wcur_ = static_cast<char*>(p);
+    wleft_ = chunk;
+  }
+  char* dst = wcur_;
+  wcur_ += aligned;
+  wleft_ -= aligned;
+  // Stream through two pinned buffers: fill one while the other copies.
+  const int64_t rows_per = static_cast<int64_t>(kStagingBytes / dst_row);
+  int buf = 0;
+  for (int64_t r0 = 0; r0 < rows; r0 += rows_per, buf ^= 1) {
+    const int64_t nr = std::min(rows_per, rows - r0);
+    check(cudaEventSynchronize(staging_ev_[buf]), "staging wait");
+    uint8_t* stg = static_cast<uint8_t*>(staging_[buf]);
+    const uint8_t* src = static_cast<const uint8_t*>(host.data) + r0 * src_row;
+    if (keep) {
+      std::memcpy(stg, src, nr * src_row);
+    } else {
+      for (int64_t r = 0; r < nr; ++r) dequantize_row(host.type, src + r * src_row, reinterpret_cast<float*>(stg + r * dst_row), ne0);
+    }
+    check(cudaMemcpyAsync(dst + r0 * dst_row, stg, nr * dst_row, cudaMemcpyHostToDevice, st_), "weight upload");
+    check(cudaEventRecord(staging_ev_[buf], st_), "staging event");
+  }
+  check(cudaStreamSynchronize(st_), "weight upload");
+  stats_.weight_bytes += bytes;
+  TensorView out = host;
+  out.data = dst;
+  out.nbytes = bytes;
+  if (!keep) out.type = DType::F32;
+  return out;
+}
+
+Expected<const float*> CudaBackend::upload_f32(const TensorView& host) {
+  if (host.type != DType::F32 && !can_dequantize(host.type))
+    return make_error(std::string("cuda: cannot convert ") + dtype_name(host.type) + " tensor '" + host.name + "' to F32");
+  std::vector<float> buf(static_cast<size_t>(host.n_elements()));
+  const size_t rb = host.row_size();
+  for (int64_t r = 0; r < host.rows(); ++r)
+    dequantize_row(host.type, static_cast<const uint8_t*>(host.data) + r * rb, buf.data() + r * host.ne[0], host.ne[0]);
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, std::max<size_t>(buf.size(), 1) * sizeof(float));
+  if (e != cudaSuccess) return make_error(cuda_error(("allocating '" + host.name + "'").c_str(), e));
+  small_.push_back(p);
+  e = cudaMemcpy(p, buf.data(), buf.size() * sizeof(float), cudaMemcpyHostToDevice);
+  if (e != cudaSuccess) return make_error(cuda_error(("uploading '" + host.name + "'").c_str(), e));
+  return static_cast<const float*>(p);
+}
+
+void CudaBackend::to_host(float* dst, const float* src, size_t n) {
+  settle();
+  const double t0 = now_s();
+  if (step_start_ > 0) stats_.record_s += t0 - step_start_;
+  step_start_ = 0;
+  flush();
+  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, st_), "copy to host");
+  full_sync();
+  stats_.wait_s += now_s() - t0;
+}
+
+void CudaBackend::from_host(float* dst, const float* src, size_t n) {
+  settle();
+  flush();
+  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, st_), "copy from host");
+  full_sync();
+  wrote(dst, n * sizeof(float));
+}
+
+// ---- KV ----
+
+Status CudaBackend::init_kv(const KVLayout& layout) {
+  settle();
+  if (layout.dtype != DType::F32 && layout.dtype != DType::F16 && layout.dtype != DType::BF16)
+    return make_error(std::string("cuda: unsupported KV cache type ") + dtype_name(layout.dtype));
+  if (layout.head_dim > 256 || layout.head_dim <= 0) return make_error("cuda: head_dim must be in 1..256");
+  full_sync();
+  if (kv_arena_) cudaFree(kv_arena_);
+  kv_arena_ = nullptr;
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, std::max<size_t>(layout.total_bytes(), 1));
+  if (e != cudaSuccess)
+    return make_error(cuda_error(("cannot allocate a KV cache of " + std::to_string(layout.total_bytes() >> 20) + " MiB").c_str(), e));
+  kv_arena_ = static_cast<uint8_t*>(p);
+  if ((e = cudaMemset(p, 0, layout.total_bytes())) != cudaSuccess) return make_error(cuda_error("clearing the KV cache", e));
+  kv_ = layout;
+  return Status::ok();
+}
+
+void CudaBackend::kv_copy_block(int src, int dst) {
+  settle();
+  flush();
+  const size_t bb = kv_.block_elems() * dtype_info(kv_.dtype).block_bytes;
+  const size_t lb = kv_.layer_bytes();
+  check(cudaMemcpy2DAsync(kv_arena_ + dst * bb, lb, kv_arena_ + src * bb, lb, bb, 2 * kv_.n_layers,
+                          cudaMemcpyDeviceToDevice, st_),
+        "kv_copy_block");
+}
+
+cuda::KVArgs CudaBackend::kv_args(int layer) const {
+  cuda::KVArgs a;
+  const size_t lb = kv_.layer_bytes();
+  a.k = kv_arena_ + (2 * static_cast<size_t>(layer)) * lb;
+  a.v = kv_arena_ + (2 * static_cast<size_t>(layer) + 1) * lb;
+  a.dtype = kv_.dtype;
+  a.block_size = kv_.block_size;
+  a.n_kv = kv_.n_kv_heads;
+  a.hd = kv_.head_dim;
+  a.tables = d_tables_;
+  a.stride = stride_;
+  a.positions = d_pos_;
+  a.seq_of = d_seq_;
+  return a;
+}
+
+Status CudaBackend::set_batch(const Batch& batch) {
+  settle();
+  const KVLayout& L = kv_;
+  if (!kv_arena_) return make_error("cuda: KV cache not initialised");
+  const int T = batch.n_tokens(), S = batch.n_seqs();
+  if (batch.positions.size() != static_cast<size_t>(T) || batch.seq_of.size() != static_cast<size_t>(T))
+    return make_error("batch: positions/seq_of do not match the token count");
+  int max_table = 1;
+  for (const auto& table : batch.block_tables) {
+    max_table = std::max<int>(max_table, static_cast<int>(table.size()));
+    for (int b : table)
+      if (b < 0 || b >= L.n_blocks) return make_error("batch: block id " + std::to_string(b) + " out of range");
+  }
+  std::vector<int> count(static_cast<size_t>(S), 0);
+  int max_pos = 0;
+  for (int t = 0; t < T; ++t) {
+    const int s = batch.seq_of[t];
+    if (s < 0 || s >= S) return make_error("batch: token " + std::to_string(t) + " has invalid sequence index");
+    const int pos = batch.positions[t];
+    if (pos < 0 || static_cast<size_t>(pos / L.block_size) >= batch.block_tables[s].size())
+      return make_error("batch: position " + std::to_string(pos) + " has no KV block");
+    ++count[s];
+    max_pos = std::max(max_pos, pos);
+  }
+  for (int r : batch.output_rows)
+    if (r < 0 || r >= T) return make_error("batch: output row " + std::to_string(r) + " out of range");
+  flush();  // the previous step's recorded ops read the old metadata
+
+  int stride = 1;
+  while (stride < max_table) stride *= 2;  // bucketed, so decode steps keep one graph
+  // Tiles for the tensor-core prefill: runs of consecutive tokens of one sequence, <= 64 rows.
+  std::vector<int32_t> tiles;
+  multi_token_seq_ = false;
+  for (int c : count)
+    if (c > 1) multi_token_seq_ = true;
+  if (multi_token_seq_) {
+    for (int t = 0; t < T;) {
+      const int s = batch.seq_of[t];
+      int e = t, mn = batch.positions[t], mx = mn;
+      while (e < T && e - t < cuda::kAttnTileRows && batch.seq_of[e] == s) {
+        mn = std::min(mn, batch.positions[e]);
+        mx = std::max(mx, batch.positions[e]);
+        ++e;
+      }
+      tiles.insert(tiles.end(), {t, e - t, s, mn, mx});
+      t = e;
+    }
+  }
+  const int n_out = static_cast<int>(batch.output_rows.size());
+  const size_t need = 3 * static_cast<size_t>(T) + n_out + static_cast<size_t>(S) * stride + tiles.size() + 16;
+  check(cudaEventSynchronize(meta_ev_), "metadata staging wait");
+  if (need > meta_cap_) {
+    const size_t cap = std::max(need, meta_cap_ * 2);
+    if (meta_dev_) graveyard_.push_back(meta_dev_);
+    if (meta_host_) cudaFreeHost(meta_host_);
+    meta_dev_ = nullptr;
+    meta_host_ = nullptr;
+    meta_cap_ = 0;
+    cudaError_t e = cudaMalloc(&meta_dev_, cap * sizeof(int32_t));
+    if (e != cudaSuccess) return make_error(cuda_error("batch metadata", e));
+    if ((e = cudaMallocHost(&meta_host_, cap * sizeof(int32_t))) != cudaSuccess) return make_error(cuda_error("batch metadata", e));
+    meta_cap_ = cap;
+  }
+  int32_t* h = meta_host_;
+  size_t off = 0;
+  auto put = [&](const int32_t* src, size_t n) {
+    const size_t at = off;
+    if (n) std::memcpy(h + off, src, n * sizeof(int32_t));
+    off += n;
+    return meta_dev_ + at;
+  };
+  d_tokens_ = put(batch.tokens.data(), T);
+  d_pos_ = put(batch.positions.data(), T);
+  d_seq_ = put(batch.seq_of.data(), T);
+  d_out_ = put(batch.output_rows.data(), n_out);
+  d_tables_ = meta_dev_ + off;
+  for (int s = 0; s < S; ++s) {
+    const auto& tb = batch.block_tables[s];
+    std::memcpy(h + off, tb.data(), tb.size() * sizeof(int32_t));
+    std::fill(h + off + tb.size(), h + off + stride, 0);
+    off += stride;
+  }
+  d_tiles_ = put(tiles.data(), tiles.size());
+  check(cudaMemcpyAsync(meta_dev_, meta_host_, off * sizeof(int32_t), cudaMemcpyHostToDevice, st_), "batch upload");
+  check(cudaEventRecord(meta_ev_, st_), "batch upload event");
+  T_ = T;
+  S_ = S;
+  n_out_ = n_out;
+  stride_ = stride;
+  n_tiles_ = static_cast<int>(tiles.size() / 5);
+  max_len_ = max_pos + 1;
+  batch_set_ = true;
+  step_start_ = now_s();
+  recording_ = graphs_enabled_ && T <= kGraphMaxTokens;
+  return Status::ok();
+}
+
+// ---- ops ----
+
+void CudaBackend::get_rows(const TensorView& table, float* out) {
+  settle();
+  const int T = T_;
+  const int32_t* ids = d_tokens_;
+  const DType t = table.type;
+  const void* data = table.data;
+  const size_t rb = table.row_size();
+  const int64_t ne0 = table.ne[0];
+  sig(1, data, out, T, ids);
+  enqueue([=, this] { cuda::get_rows(t, data, rb, ne0, ids, T, out, st_); });
+  wrote(out, static_cast<size_t>(T) * ne0 * 4);
+}
+
+void CudaBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {
+  settle_rope();
+  if (held_add_.x == x && held_add_.n == static_cast<size_t>(rows) * n) {
+    float* xa = held_add_.x;
+    const float* ya = held_add_.y;
+    held_add_ = HeldAdd{};
+    sig(21, xa, ya, w, eps, rows, n, out);
+    enqueue([=, this] { cuda::add_rms_norm(xa, ya, w, eps, rows, n, out, st_); });
+  } else {
+    settle_add();
+    sig(2, x, w, eps, rows, n, out);
+    enqueue([=, this] { cuda::rms_norm(x, w, eps, rows, n, out, st_); });
+  }
+  wrote(out, static_cast<size_t>(rows) * n * 4);
+}
+
+void CudaBackend::settle_add() {
+  if (!held_add_.x) return;
+  float* x = held_add_.x;
+  const float* y = held_add_.y;
+  const size_t n = held_add_.n;
+  held_add_ = HeldAdd{};
+  sig(10, x, y, n);
+  enqueue([=, this] { cuda::add(x, y, n, st_); });
+}
+
+void CudaBackend::settle_rope() {
+  if (!held_rope_.x) return;
+  const HeldRope r = held_rope_;
+  held_rope_ = HeldRope{};
+  sig(13, r.x, r.n_heads, r.head_dim, r.a.neox, r.a.n_dims, r.a.theta_scale, r.a.freq_scale, r.a.ext_factor, r.a.mscale,
+      r.a.corr0, r.a.corr1, r.ff, r.T, r.pos);
+  enqueue([=, this] { cuda::rope(r.x, r.pos, r.T, r.n_heads, r.head_dim, r.a, r.ff, st_); });
+}
+
+void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y) {
+  settle();
+  const int K = static_cast<int>(w.ne[0]);
+  const int N = static_cast<int>(w.rows());
+  const DType t = w.type;
+  const void* wd = w.data;
+  const size_t rb = w.row_size();
+  const bool is_float = t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  int variant = 0;
+  if (is_float && rows == 1) {
+    const uint64_t key = (static_cast<uint64_t>(t) << 56) ^ (static_cast<uint64_t>(K) << 28) ^ static_cast<uint64_t>(N);
+    auto it = tuned_.find(key);
+    variant = it != tuned_.end() ? it->second : (tuned_[key] = tune_matvec(t, wd, K, N, x));
+  }
+  if (rows <= cuda::kMatvecMaxRows && (!is_float || (rows == 1 && variant < 2))) {
+    if (is_float) {
+      sig(3, wd, x, rows, y, K, N, variant);
+      enqueue([=, this] { cuda::matvec_float(t, wd, K, N, x, rows, y, st_, variant); });
+    } else {
+      const size_t xbytes = static_cast<size_t>(rows) * K * 4;
+      const size_t qbytes = static_cast<size_t>(rows) * K + static_cast<size_t>(rows) * (K / 32) * sizeof(float2);
+      if (q8_src_ != x || q8_bytes_ != xbytes) {
+        void* buf = ensure(q8_, qbytes);
+        int8_t* xq = static_cast<int8_t*>(buf);
+        float2* xds = reinterpret_cast<float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
+        sig(4, x, rows, K, buf);
+        enqueue([=, this] { cuda::quantize_q8(x, rows, K, xq, xds, st_); });
+        q8_src_ = x;
+        q8_bytes_ = xbytes;
+      }
+      int8_t* xq = static_cast<int8_t*>(q8_.ptr);
+      const float2* xds = reinterpret_cast<const float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
+      sig(5, wd, static_cast<int>(t), rows, y, K, N, q8_.ptr);
+      enqueue([=, this] { cuda::matvec_quant(t, wd, rb, K, N, xq, xds, rows, y, st_); });
+    }
+    wrote(y, static_cast<size_t>(rows) * N * 4);
+    return;
+  }
+  // GEMM through cuBLAS: column-major y(N, rows) = W(K, N)ᵀ · x(K, rows), fp32 accumulate.
+  const float one = 1.0f, zero = 0.0f;
+  if (t == DType::F32) {
+    sig(6, wd, x, rows, y, K, N);
+    // Exact FP32 (no TF32): F32 weights must match the CPU closely.
+    enqueue([=, this] {
+      check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wd, CUDA_R_32F, K, x, CUDA_R_32F, K,
+                              &zero, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT),
+                 "sgemm");
+    });
+    wrote(y, static_cast<size_t>(rows) * N * 4);
+    return;
+  }
+  const DType act = t == DType::F16 ? DType::F16 : DType::BF16;
+  const void* wmat = wd;
+  if (!is_float) {
+    void* dq = ensure(deq_, static_cast<size_t>(N) * K * 2);
+    sig(7, wd, static_cast<int>(t), dq, K, N);
+    enqueue([=, this] { cuda::dequant_to_bf16(t, wd, rb, K, N, dq, st_); });
+    wmat = dq;
+  }
+  const size_t xbytes = static_cast<size_t>(rows) * K * 4;
+  if (conv_src_ != x || conv_bytes_ != xbytes || conv_type_ != act) {
+    void* cv = ensure(conv_, static_cast<size_t>(rows) * K * 2);
+    sig(8, x, rows, K, cv, static_cast<int>(act));
+    enqueue([=, this] { cuda::convert_f32(x, static_cast<size_t>(rows) * K, act, cv, st_); });
+    conv_src_ = x;
+    conv_bytes_ = xbytes;
+    conv_type_ = act;
+  }
+  const void* xc = conv_.ptr;
+  sig(9, wmat, xc, rows, y, K, N, static_cast<int>(act));
+  enqueue([=, this] { gemm16(act, wmat, xc, rows, K, N, y); });
+  wrote(y, static_cast<size_t>(rows) * N * 4);
+}
+
+void CudaBackend::gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, float* y) {
+  const float one = 1.0f, zero = 0.0f;
+  const cudaDataType dt = act == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
+  check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wmat, dt, K, xc, dt, K, &zero, y,
+                          CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+             "gemm");
+}
+
+// Times each one-row candidate on this weight (first sight of a shape only), into scratch
+// outputs so no queued op sees the trial writes.
+int CudaBackend::tune_matvec(DType t, const void* w, int K, int N, const float* x) {
+  if (t == DType::F32) return 1;
+  full_sync();
+  char* scratch = static_cast<char*>(ensure(tune_, static_cast<size_t>(N) * 4 + static_cast<size_t>(K) * 2 + 256));
+  float* y = reinterpret_cast<float*>(scratch);
+  void* xc = scratch + ((static_cast<size_t>(N) * 4 + 255) & ~size_t(255));
+  const DType act = t == DType::F16 ? DType::F16 : DType::BF16;
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  float best = 1e30f;
+  int best_v = 0;
+  for (int v = 0; v < 3; ++v) {
+    auto run = [&] {
+      if (v < 2) {
+        cuda::matvec_float(t, w, K, N, x, 1, y, st_, v);
+      } else {
+        cuda::convert_f32(x, static_cast<size_t>(K), act, xc, st_);
+        gemm16(act, w, xc, 1, K, N, y);
+      }
+    };
+    for (int i = 0; i < 3; ++i) run();
+    cudaEventRecord(e0, st_);
+    for (int i = 0; i < 20; ++i) run();
+    cudaEventRecord(e1, st_);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    if (std::getenv("MLXR_CUDA_TUNE_LOG"))
+      std::fprintf(stderr, "mlxr cuda: matvec %s %dx%d variant %d: %.2f us\n", dtype_name(t), N, K, v, ms * 1e3f / 20);
+    if (ms < best) {
+      best = ms;
+      best_v = v;
+    }
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return best_v;
+}
+
+void CudaBackend::add(float* x, const float* y, size_t n) {
+  settle();
+  held_add_ = HeldAdd{x, y, n};
+  wrote(x, n * 4);
+}
+
+void CudaBackend::add_row(float* x, const float* bias, int rows, int n) {
+  settle();
+  sig(11, x, bias, rows, n);
+  enqueue([=, this] { cuda::add_row(x, bias, rows, n, st_); });
+  wrote(x, static_cast<size_t>(rows) * n * 4);
+}
+
+void CudaBackend::mul_scalar(float* x, float s, size_t n) {
+  settle();
+  sig(12, x, s, n);
+  enqueue([=, this] { cuda::mul_scalar(x, s, n, st_); });
+  wrote(x, n * 4);
+}
+
+namespace {
+// The YaRN correction range, as cpu::rope_cache computes it.
+float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+  return n_dims * std::log(n_ctx_orig / (n_rot * 2 * static_cast<float>(M_PI))) / (2 * std::log(base));
+}
+}  // namespace
+
+void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p, const float* ff) {
+  cuda::RopeArgs a;
+  a.neox = p.style == RopeStyle::kNeox;
+  a.n_dims = p.n_dims;
+  a.mscale = p.yarn_attn_factor;
+  if (p.scaling == RopeScaling::kLinear || p.scaling == RopeScaling::kYarn) a.freq_scale = 1.0f / p.factor;
+  if (p.scaling == RopeScaling::kYarn) {
+    a.ext_factor = p.yarn_ext_factor < 0 ? 1.0f : p.yarn_ext_factor;
+    const int orig = p.orig_ctx > 0 ? p.orig_ctx : 4096;
+    a.corr0 = std::max(0.0f, std::floor(yarn_corr_dim(p.n_dims, orig, p.yarn_beta_fast, p.theta)));
+    a.corr1 = std::min(static_cast<float>(p.n_dims - 1), std::ceil(yarn_corr_dim(p.n_dims, orig, p.yarn_beta_slow, p.theta)));
+    if (a.ext_factor != 0.0f) a.mscale *= 1.0f + 0.1f * std::log(1.0f / a.freq_scale);
+  }
+  a.theta_scale = std::pow(p.theta, -2.0f / p.n_dims);
+  settle_add();
+  const int T = T_;
+  const int32_t* pos = d_pos_;
+  const HeldRope& h = held_rope_;
+  const size_t n_this = static_cast<size_t>(T) * n_heads * head_dim, n_held = static_cast<size_t>(h.T) * h.n_heads * h.head_dim;
+  const bool disjoint = x + n_this <= h.x || h.x + n_held <= x;
+  if (h.x && disjoint && h.head_dim == head_dim && h.ff == ff && h.T == T && h.pos == pos &&
+      std::memcmp(&h.a, &a, sizeof a) == 0) {
+    const HeldRope r = h;
+    held_rope_ = HeldRope{};
+    sig(22, r.x, r.n_heads, x, n_heads, head_dim, a.neox, a.n_dims, a.theta_scale, a.freq_scale, a.ext_factor, a.mscale,
+        a.corr0, a.corr1, ff, T, pos);
+    enqueue([=, this] { cuda::rope2(r.x, r.n_heads, x, n_heads, pos, T, head_dim, a, ff, st_); });
+  } else {
+    settle_rope();
+    held_rope_ = HeldRope{x, n_heads, head_dim, T, a, ff, pos};
+  }
+  wrote(x, static_cast<size_t>(T) * n_heads * head_dim * 4);
+}
+
+void CudaBackend::swiglu(const float* gate, const float* up, float* out, size_t n) {
+  settle();
+  sig(14, gate, up, out, n);
+  enqueue([=, this] { cuda::swiglu(gate, up, out, n, st_); });
+  wrote(out, n * 4);
+}
+
+void CudaBackend::gelu_mul(const float* gate, const float* up, float* out, size_t n) {
+  settle();
+  sig(15, gate, up, out, n);
+  enqueue([=, this] { cuda::gelu_mul(gate, up, out, n, st_); });
+  wrote(out, n * 4);
+}
+
+void CudaBackend::kv_store(int layer, const float* k, const float* v) {
+  settle();
+  const cuda::KVArgs a = kv_args(layer);
+  const int T = T_;
+  sig(16, layer, k, v, T, a.tables, a.stride, a.positions, a.seq_of);
+  enqueue([=, this] { cuda::kv_store(a, k, v, T, st_); });
+}
+
+void CudaBackend::attention(int layer, const float* q, int n_head, float scale, int window, float* out) {
+  settle();
+  const cuda::KVArgs a = kv_args(layer);
+  const int T = T_;
+  if (multi_token_seq_ && cuda::attention_tiled_supported(kv_.dtype, kv_.head_dim)) {
+    const int32_t* tiles = d_tiles_;
+    const int nt = n_tiles_;
+    sig(17, layer, q, n_head, scale, window, out, tiles, nt, a.tables, a.stride);
+    enqueue([=, this] { cuda::attention_tiled(a, tiles, nt, q, n_head, scale, window, out, st_); });
+  } else {
+    // Enough splits for four blocks per multiprocessor, each at least 64 keys; the bound follows the
+    // bucketed table stride so repeated decode steps keep the same launch shape.
+    const int group_chunks = (n_head / kv_.n_kv_heads + 7) / 8;
+    const int blocks = T * kv_.n_kv_heads * group_chunks;
+    const int max_keys = std::min(stride_ * kv_.block_size, window > 0 ? window : 1 << 30);
+    int nsplit = std::max(1, (4 * num_sms_ + blocks - 1) / blocks);
+    nsplit = std::min(nsplit, std::max(1, max_keys / 64));
+    float* ws_o = nullptr;
+    float* ws_ml = nullptr;
+    if (nsplit > 1) {
+      const size_t no = static_cast<size_t>(T) * n_head * nsplit * kv_.head_dim;
+      const size_t nml = static_cast<size_t>(T) * n_head * nsplit * 2;
+      ws_o = static_cast<float*>(ensure(attn_ws_, (no + nml) * sizeof(float)));
+      ws_ml = ws_o + no;
+    }
+    sig(18, layer, q, n_head, scale, window, out, nsplit, ws_o, T, a.tables, a.stride);
+    enqueue([=, this] { cuda::attention_split(a, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, st_); });
+  }
+  wrote(out, static_cast<size_t>(T) * n_head * kv_.head_dim * 4);
+}
+
+void CudaBackend::gather_output_rows(const float* x, int n, float* out) {
+  settle();
+  const int32_t* rows = d_out_;
+  const int nr = n_out_;
+  sig(19, x, n, out, rows, nr);
+  enqueue([=, this] { cuda::gather_rows(x, n, rows, nr, out, st_); });
+  wrote(out, static_cast<size_t>(nr) * n * 4);
+}
+
+void CudaBackend::leave_graph_mode() {
+  flush();
+  recording_ = false;
+}
+
+const void* CudaBackend::upload_small(const void* host, size_t bytes, size_t offset) {
+  char* dst = static_cast<char*>(idx_.ptr) + offset;
+  check(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, st_), "index upload");
+  return dst;
+}
+
+void CudaBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) {
+  settle();
+  leave_graph_mode();
+  // Ordered after earlier users of idx_ by the stream; pageable copies return once read.
+  ensure(idx_, static_cast<size_t>(n_rows) * 8 + 256);
+  const auto* d_rows = static_cast<const int32_t*>(upload_small(rows, static_cast<size_t>(n_rows) * 4, 0));
+  ++stats_.eager_ops;
+  cuda::gather_rows(x, n, d_rows, n_rows, out, st_);
+  wrote(out, static_cast<size_t>(n_rows) * n * 4);
+}
+
+void CudaBackend::scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
+                                     int n) {
+  settle();
+  leave_graph_mode();
+  const size_t off = (static_cast<size_t>(n_rows) * 4 + 255) & ~size_t(255);
+  ensure(idx_, off + static_cast<size_t>(n_rows) * 4);
+  const auto* d_rows = static_cast<const int32_t*>(upload_small(rows, static_cast<size_t>(n_rows) * 4, 0));
+  const auto* d_scales = static_cast<const float*>(upload_small(scales, static_cast<size_t>(n_rows) * 4, off));
+  ++stats_.eager_ops;
+  cuda::scatter_add_scaled(dst, src, d_rows, d_scales, n_rows, n, st_);
+  wrote(dst, 0);
+  conv_src_ = q8_src_ = nullptr;
+}
+
+void CudaBackend::fill_zero(float* x, size_t n) {
+  settle();
+  sig(20, x, n);
+  enqueue([=, this] { check(cudaMemsetAsync(x, 0, n * sizeof(float), st_), "fill_zero"); });
+  wrote(x, n * 4);
+}
+
+}  // namespace
+
+bool cuda_device_available() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
+}
+
+Expected<std::unique_ptr<Backend>> make_cuda_backend(int device) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) return make_error(cuda_error("no usable CUDA device", e));
+  if (device < 0 || device >= n)
+    return make_error("cuda: device " + std::to_string(device) + " does not exist (" + std::to_string(n) + " found)");
+  auto b = std::make_unique<CudaBackend>(device);
+  MLXR_RETURN_IF_ERROR(b->init());
+  return std::unique_ptr<Backend>(std::move(b));
+}
+
+const CudaBackendStats* cuda_backend_stats(const Backend& b) {
+  const auto* c = dynamic_cast<const CudaBackend*>(&b);
+  return c ? &c->stats() : nullptr;
+}
+
+}  // namespace mlxr

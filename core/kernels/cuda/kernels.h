@@ -1,0 +1,99 @@
+// Launchers of the CUDA backend's kernels. Plain C++ signatures (device pointers, a stream) so
+// the backend itself compiles as ordinary C++; every kernel lives in a .cu file beside this one
+// and has its CPU reference in core/kernels/cpu or core/quant (named in each .cu file).
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/tensor/dtype.h"
+
+namespace mlxr::cuda {
+
+// Aborts with the kernel's name when the last launch failed: ops return void by contract, and
+// a failed launch means a bug or a lost device, not bad user input.
+void check_launch(const char* what);
+
+// Weight types kept as stored in GPU memory (every other type is converted to F32 at upload).
+bool device_type_supported(DType t);
+
+// One row of ggml-typed weights per id: out (n, ne0) float, bit-exact with dequantize_row.
+void get_rows(DType t, const void* table, size_t row_bytes, int64_t ne0, const int32_t* ids, int n,
+              float* out, cudaStream_t s);
+// W (rows, ne0) of a device type -> bf16 (rows, ne0), for prefill GEMMs of quantized weights.
+void dequant_to_bf16(DType t, const void* w, size_t row_bytes, int64_t ne0, int64_t rows, void* out,
+                     cudaStream_t s);
+// x (n floats) -> F16 or BF16, round to nearest even.
+void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s);
+
+void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out, cudaStream_t s);
+// x += y, then out = rms_norm(x) * w, in one pass (the residual add before a norm).
+void add_rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, cudaStream_t s);
+
+struct RopeArgs {
+  int neox = 0;
+  int n_dims = 0;
+  float theta_scale = 1;  // theta^(-2/n_dims), computed on the host as the CPU computes it
+  float freq_scale = 1;
+  float ext_factor = 0;
+  float mscale = 1;       // attention factor, YaRN's log term already applied
+  float corr0 = 0, corr1 = 0;
+};
+void rope(float* x, const int32_t* positions, int T, int n_heads, int head_dim, const RopeArgs& a,
+          const float* freq_factors, cudaStream_t s);
+
+// rope of two tensors with the same positions and parameters (q and k) in one launch.
+void rope2(float* x1, int n1, float* x2, int n2, const int32_t* positions, int T, int head_dim, const RopeArgs& a,
+           const float* freq_factors, cudaStream_t s);
+
+void swiglu(const float* g, const float* u, float* out, size_t n, cudaStream_t s);
+void gelu_mul(const float* g, const float* u, float* out, size_t n, cudaStream_t s);
+void add(float* x, const float* y, size_t n, cudaStream_t s);
+void add_row(float* x, const float* b, int rows, int n, cudaStream_t s);
+void mul_scalar(float* x, float v, size_t n, cudaStream_t s);
+void gather_rows(const float* x, int n, const int32_t* rows, int n_rows, float* out, cudaStream_t s);
+// dst[rows[i]] += scales[i] * src[i] for i in order (rows, scales in device memory).
+void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows, int n,
+                        cudaStream_t s);
+
+// Activations for the quantized matvec: per 32 values one int8 block with (d, d*sum(q)).
+void quantize_q8(const float* x, int rows, int K, int8_t* q, float2* ds, cudaStream_t s);
+// y (R, N) = x (R, K) · Wᵀ for R <= 8. Float weights read x directly (rounded to the weight's
+// precision); quantized weights use the q8 activations.
+constexpr int kMatvecMaxRows = 8;
+// variant 0: for one row of 16-bit weights, x staged in shared memory and two rows per warp;
+// variant 1: one row per warp, x read through L1 (the backend times both, and cuBLAS).
+void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, float* y, cudaStream_t s,
+                  int variant = 0);
+void matvec_quant(DType t, const void* w, size_t row_bytes, int K, int N, const int8_t* xq,
+                  const float2* xds, int R, float* y, cudaStream_t s);
+
+// Paged KV cache. Tables: one row of `stride` block ids per sequence.
+struct KVArgs {
+  void* k = nullptr;  // this layer's K plane: (n_blocks, block_size, n_kv, hd)
+  void* v = nullptr;
+  DType dtype = DType::F16;
+  int block_size = 16;
+  int n_kv = 0;
+  int hd = 0;
+  const int32_t* tables = nullptr;
+  int stride = 0;
+  const int32_t* positions = nullptr;
+  const int32_t* seq_of = nullptr;
+};
+void kv_store(const KVArgs& kv, const float* k, const float* v, int T, cudaStream_t s);
+
+// Split-KV (flash-decoding) attention: every token attends over its own range, any T, any hd
+// <= 256, any cache type. ws_o (T*n_head*nsplit*hd) and ws_ml (T*n_head*nsplit*2) when nsplit > 1.
+void attention_split(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window,
+                     int nsplit, float* ws_o, float* ws_ml, float* out, cudaStream_t s);
+// Tiled prefill attention on the tensor cores (mma.sync): tiles of up to 64 consecutive tokens
+// of one sequence; tile i is tiles[5i..5i+5) = {t0, n_rows, seq, min_pos, max_pos}.
+constexpr int kAttnTileRows = 64;
+void attention_init();  // once per device, before any launch (raises shared-memory limits)
+bool attention_tiled_supported(DType kv, int hd);
+void attention_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const float* q, int n_head,
+                     float scale, int window, float* out, cudaStream_t s);
+
+}  // namespace mlxr::cuda
