@@ -9,12 +9,18 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev nlohmann-json3-dev
           libboost-dev libyaml-cpp-dev libsqlite3-dev libssl-dev
-          nodejs npm python3 curl ca-certificates)
+          curl ca-certificates)
+# Tools that may already come from elsewhere (e.g. NodeSource's node bundles npm): install the
+# Debian package only when the command is missing.
+declare -A COMMAND_PACKAGES=([node]=nodejs [npm]=npm [python3]=python3)
 
 if [[ "${MLXR_NO_APT:-0}" != 1 ]]; then
   missing=()
   for p in "${PACKAGES[@]}" ${MLXR_EXTRA_PACKAGES:-}; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  for c in "${!COMMAND_PACKAGES[@]}"; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("${COMMAND_PACKAGES[$c]}")
   done
   if ((${#missing[@]})); then
     SUDO=""
