@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake ninja-build ccache pkg-config git
           libgtest-dev libgmock-dev nlohmann-json3-dev
           libboost-dev libyaml-cpp-dev libsqlite3-dev libssl-dev
-          curl ca-certificates)
+          curl ca-certificates sqlite3)
 # Tools that may already come from elsewhere (e.g. NodeSource's node bundles npm): install the
 # Debian package only when the command is missing.
 declare -A COMMAND_PACKAGES=([node]=nodejs [npm]=npm [python3]=python3)

@@ -13,4 +13,7 @@ BUILD="${MLXR_BUILD_DIR:-build}"
 (cd tools/llamacpp && npm ci --omit=optional --no-audit --no-fund --loglevel=error)
 # Hugging Face tokenizers + Jinja in JS: the oracles of the tokenizer and chat-template tests.
 (cd tools/oracles && npm ci --no-audit --no-fund --loglevel=error)
-ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 600
+ctest --test-dir "$BUILD" --output-on-failure -j2 --timeout 900
+# The daemon driven by the official openai and ollama npm clients, curl over the Unix socket,
+# negative tests, 256 concurrent streams, kill -9 during a pull.
+MLXR_BIN="$PWD/$BUILD/cli/mlxr" tests/integration/run.sh
