@@ -12,7 +12,8 @@
 namespace mlxr {
 namespace {
 constexpr int kSpinIterations = 1 << 12;
-}
+constexpr size_t kChunksPerThread = 4;
+}  // namespace
 
 int ThreadPool::default_threads() {
   unsigned n = std::thread::hardware_concurrency();
@@ -39,61 +40,60 @@ void ThreadPool::worker(int index) {
     while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
       if (++spins < kSpinIterations) {
         MLXR_CPU_RELAX();
-        continue;
-      }
-      if (spins < 2 * kSpinIterations) {
+      } else if (spins < 2 * kSpinIterations) {
         std::this_thread::yield();  // an oversubscribed machine: give the core away
-        continue;
+      } else {
+        std::unique_lock<std::mutex> lock(mu_);
+        sleepers_.fetch_add(1);
+        cv_start_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        sleepers_.fetch_sub(1);
       }
-      std::unique_lock<std::mutex> lock(mu_);
-      sleepers_.fetch_add(1);
-      cv_start_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
-      sleepers_.fetch_sub(1);
-      break;
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    (*job_)(index, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    const uint64_t g = generation_.load();
+    seen = g;
+    // Enter only while the job is open; the caller waits for active_ to drain after closing,
+    // so job_ stays valid for everyone who got in.
+    active_.fetch_add(1);
+    if (generation_.load() == g && !closed_.load()) (*job_)(index);
+    active_.fetch_sub(1);
   }
 }
 
-void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
+void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(int, size_t, size_t)>& fn) {
+  if (n == 0) return;
+  grain = std::max<size_t>(grain, 1);
+  if (n_threads_ == 1 || n / grain <= 1) {
+    fn(0, 0, n);
     return;
   }
-  job_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  const size_t n_chunks = std::min(n / grain, static_cast<size_t>(n_threads_) * kChunksPerThread);
+  const size_t chunk = (n + n_chunks - 1) / n_chunks;
+  std::atomic<size_t> next{0};
+  const std::function<void(int)> job = [&](int t) {
+    for (;;) {
+      const size_t b = next.fetch_add(chunk, std::memory_order_relaxed);
+      if (b >= n) return;
+      fn(t, b, std::min(n, b + chunk));
+    }
+  };
+  job_ = &job;
+  closed_.store(false);
   {
     // The lock orders the generation bump against a worker about to sleep.
     std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+    generation_.fetch_add(1);
   }
   if (sleepers_.load() > 0) cv_start_.notify_all();
-  fn(0, n_threads_);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+  job(0);
+  closed_.store(true);
+  for (int spins = 0; active_.load() != 0; ++spins) {
     if (spins < kSpinIterations) {
       MLXR_CPU_RELAX();
     } else {
       std::this_thread::yield();
     }
   }
-  job_ = nullptr;
-}
-
-void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(int, size_t, size_t)>& fn) {
-  if (n == 0) return;
-  int used = static_cast<int>(std::min<size_t>(n / std::max<size_t>(grain, 1), static_cast<size_t>(n_threads_)));
-  if (used <= 1) {
-    fn(0, 0, n);
-    return;
-  }
-  run_on_all([&](int t, int nt) {
-    size_t chunk = (n + nt - 1) / nt;
-    size_t b = std::min(n, chunk * t), e = std::min(n, b + chunk);
-    if (b < e) fn(t, b, e);
-  });
 }
 
 }  // namespace mlxr

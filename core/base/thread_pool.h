@@ -1,7 +1,7 @@
-// A fixed pool of workers for data-parallel kernels: parallel_for splits [0, n) into
-// contiguous chunks, one per thread, and the caller participates. Sized from the hardware.
-// Workers spin briefly before sleeping: a decode step issues hundreds of small parallel ops,
-// and a futex wake-up per op would cost more than the op.
+// A fixed pool of workers for data-parallel kernels. parallel_for cuts [0, n) into chunks that
+// the caller and the workers claim from a shared counter, so a worker the OS has not scheduled
+// yet never holds the caller up: whoever runs takes the work. Workers spin briefly before
+// sleeping, since a decode step issues hundreds of small parallel ops.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -22,12 +22,11 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
-  // fn(thread_index, begin, end) for each chunk; returns when all chunks are done.
+  // fn(thread_index, begin, end) over chunks covering [0, n); thread_index < size() and no two
+  // concurrent calls share one. Returns when every chunk is done. Not reentrant.
   void parallel_for(size_t n, const std::function<void(int, size_t, size_t)>& fn) { parallel_for(n, 1, fn); }
-  // As above, but each thread gets at least `grain` items: small ops stay on the caller.
+  // As above, with chunks of at least `grain` items: small ops stay on the caller.
   void parallel_for(size_t n, size_t grain, const std::function<void(int, size_t, size_t)>& fn);
-  // fn(thread_index, n_threads) on every thread; returns when all are done. Not reentrant.
-  void run_on_all(const std::function<void(int, int)>& fn);
 
   static int default_threads();
 
@@ -38,9 +37,10 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_start_;
-  const std::function<void(int, int)>* job_ = nullptr;
+  const std::function<void(int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> active_{0};      // workers inside the current job
+  std::atomic<bool> closed_{true};  // the caller is done: late workers must not enter
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
 };
