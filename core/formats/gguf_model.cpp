@@ -47,7 +47,7 @@ Expected<std::shared_ptr<ModelFile>> open_gguf_model(const std::string& path) {
   if (hp.head_dim <= 0 || hp.head_dim % 2 != 0) return make_error("gguf: " + path + ": invalid head dimension");
 
   auto& rope = hp.rope;
-  rope.style = (*arch == "qwen2" || *arch == "qwen3" || *arch == "phi3") ? RopeStyle::kNeox : RopeStyle::kNormal;
+  rope.style = *arch == "qwen2" ? RopeStyle::kNeox : RopeStyle::kNormal;
   rope.theta = static_cast<float>(g.get_float(a + "rope.freq_base").value_or(10000.0));
   rope.n_dims = static_cast<int>(g.get_int(a + "rope.dimension_count").value_or(hp.head_dim));
   if (rope.n_dims <= 0 || rope.n_dims > hp.head_dim || rope.n_dims % 2) return make_error("gguf: " + path + ": invalid rope.dimension_count");

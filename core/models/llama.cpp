@@ -1,10 +1,10 @@
-// The Llama family: Llama 2/3, Mistral, TinyLlama, Qwen2 (QKV bias), Qwen3 (per-head Q/K norm).
+// The Llama family: Llama 2/3, Mistral, TinyLlama, Qwen2 (QKV bias), Mixtral (experts).
 //
 //   x = embed(tokens)                                   (T, n_embd)
 //   per layer:
 //     h = rmsnorm(x) * attn_norm
 //     q, k, v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)    (T, n_head*hd), (T, n_kv*hd) x2
-//     q, k = rope(q), rope(k)        (after rmsnorm per head when the model has q/k norms)
+//     q, k = rope(q), rope(k)
 //     cache ← k, v ;  a = softmax(q·Kᵀ/√hd + causal mask)·V over the cached sequence
 //     x = x + a·Woᵀ
 //     h = rmsnorm(x) * ffn_norm
@@ -51,8 +51,6 @@ class LlamaModel final : public Model {
       MLXR_ASSIGN_OR_RETURN(L.bq, optional_vector(p + "attn_q.bias", nq));
       MLXR_ASSIGN_OR_RETURN(L.bk, optional_vector(p + "attn_k.bias", nkv));
       MLXR_ASSIGN_OR_RETURN(L.bv, optional_vector(p + "attn_v.bias", nkv));
-      MLXR_ASSIGN_OR_RETURN(L.q_norm, optional_vector(p + "attn_q_norm.weight", hd));
-      MLXR_ASSIGN_OR_RETURN(L.k_norm, optional_vector(p + "attn_k_norm.weight", hd));
       MLXR_ASSIGN_OR_RETURN(L.ffn_norm, vector(p + "ffn_norm.weight", e));
       if (hp.n_expert > 0) {
         MLXR_RETURN_IF_ERROR(load_experts(p, L));
@@ -94,8 +92,6 @@ class LlamaModel final : public Model {
     const float* bq = nullptr;
     const float* bk = nullptr;
     const float* bv = nullptr;
-    const float* q_norm = nullptr;
-    const float* k_norm = nullptr;
     TensorView router;  // (n_embd -> n_expert), MoE only
     std::vector<Expert> experts;
   };
@@ -229,8 +225,6 @@ class LlamaModel final : public Model {
       if (L.bq) be_.add_row(q_, L.bq, T, nq);
       if (L.bk) be_.add_row(k_, L.bk, T, nkv);
       if (L.bv) be_.add_row(v_, L.bv, T, nkv);
-      if (L.q_norm) be_.rms_norm(q_, L.q_norm, hp.rms_eps, T * hp.n_head, hd, q_);
-      if (L.k_norm) be_.rms_norm(k_, L.k_norm, hp.rms_eps, T * hp.n_head_kv, hd, k_);
       be_.rope(q_, hp.n_head, hd, hp.rope, rope_freqs_);
       be_.rope(k_, hp.n_head_kv, hd, hp.rope, rope_freqs_);
       be_.kv_store(il, k_, v_);

@@ -12,7 +12,7 @@ using Loader = std::function<Expected<std::unique_ptr<Model>>(std::shared_ptr<co
 
 const std::map<std::string, Loader>& loaders() {
   static const std::map<std::string, Loader> m = {
-      {"llama", load_llama}, {"mistral", load_llama}, {"qwen2", load_llama}, {"qwen3", load_llama},
+      {"llama", load_llama}, {"mistral", load_llama}, {"qwen2", load_llama},
   };
   return m;
 }
