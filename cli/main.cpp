@@ -5,7 +5,9 @@
 
 #include "cli/commands.h"
 #include "cli/cmd_tokenize.h"
+#ifdef MLXR_HAVE_DAEMON
 #include "cli/daemon_commands.h"
+#endif
 
 namespace {
 
@@ -16,18 +18,22 @@ struct Command {
 };
 
 const Command kCommands[] = {
+#ifdef MLXR_HAVE_DAEMON
     {"serve", mlxr::cli::cmd_serve, "run the OpenAI/Ollama-compatible server"},
+#endif
     {"run", mlxr::cli::cmd_run, "generate text from a model"},
     {"bench", mlxr::cli::cmd_bench, "measure prefill and decode speed"},
     {"synth", mlxr::cli::cmd_synth, "write a random-weight model of a real shape (GGUF or HF safetensors)"},
     {"quantize", mlxr::cli::cmd_quantize, "quantize a GGUF model (Q8_0, Q4_0, Q4_K, Q6_K, ...)"},
     {"tokenize", mlxr::cli::cmd_tokenize, "show the token ids / pieces of a text"},
     {"template", mlxr::cli::cmd_template, "render a chat with the model's template"},
+#ifdef MLXR_HAVE_DAEMON
     {"list", mlxr::cli::cmd_list, "list registered models"},
     {"ps", mlxr::cli::cmd_ps, "models loaded in the running daemon"},
     {"pull", mlxr::cli::cmd_pull, "download a model (URL or org/repo/file.gguf)"},
     {"rm", mlxr::cli::cmd_rm, "delete a registered model"},
     {"show", mlxr::cli::cmd_show, "show a model's details"},
+#endif
 };
 
 void usage(FILE* f) {
