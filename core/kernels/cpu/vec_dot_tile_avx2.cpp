@@ -89,29 +89,31 @@ inline __m256i unpack_iq4_nl(const BlockIQ4_NL& b) {
   return _mm256_shuffle_epi8(_mm256_set_m128i(v, v), nibbles32(b.qs));
 }
 
-template <typename Block, __m256i (*Unpack)(const Block&)>
+// RN activation rows per weight-block unpack (8 for the types whose prefill is compute-bound:
+// the unpack is amortised over more rows, and 8 accumulators still fit the 16 ymm registers).
+template <typename Block, __m256i (*Unpack)(const Block&), int RN = kRN>
 void tile_q8s(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as, float* y, size_t ys) {
   const auto* x = reinterpret_cast<const Block*>(w);
   const size_t extra = tile_act_extra_offset(DType::Q8_0, n);
-  const BlockQ8_0* ar[kRN];
-  const float* dr[kRN];  // fp32 block scales after each row (tile_act_finish)
-  for (int r = 0; r < kRN; ++r) {
+  const BlockQ8_0* ar[RN];
+  const float* dr[RN];  // fp32 block scales after each row (tile_act_finish)
+  for (int r = 0; r < RN; ++r) {
     ar[r] = reinterpret_cast<const BlockQ8_0*>(a + r * as);
     dr[r] = reinterpret_cast<const float*>(a + r * as + extra);
   }
-  __m256 acc[kRN];
-  for (int r = 0; r < kRN; ++r) acc[r] = _mm256_setzero_ps();
+  __m256 acc[RN];
+  for (int r = 0; r < RN; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < n / 32; ++ib) {
     const __m256i qx = Unpack(x[ib]);
     const __m256i ax = _mm256_sign_epi8(qx, qx);
     const __m256 dw = _mm256_set1_ps(h2f(x[ib].d));
-    for (int r = 0; r < kRN; ++r) {
+    for (int r = 0; r < RN; ++r) {
       const __m256i p = dot_us8(ax, _mm256_sign_epi8(load256(ar[r][ib].qs), qx));
       const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(dr[r] + ib));
       acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc[r]);
     }
   }
-  for (int r = 0; r < kRN; ++r) y[r * ys] = hsum8(acc[r]);
+  for (int r = 0; r < RN; ++r) y[r * ys] = hsum8(acc[r]);
 }
 
 // IQ4_NL sums pairs of blocks into two accumulators (as ggml_vec_dot_iq4_nl_q8_0 and dot_iq4_nl).
@@ -358,9 +360,9 @@ VecDotTile vec_dot_tile_avx2(DType weight) {
     case DType::F32: return {1, kRNF, tile_float<float, load_f32, id_f32>};
     case DType::F16: return {2, 2, tile_f16<2, 2>};
     case DType::BF16: return {1, kRNF, tile_float<uint16_t, load_bf16, bf16_f>};
-    case DType::Q4_0: return {1, kRN, tile_q8s<BlockQ4_0, unpack_q4_0>};
+    case DType::Q4_0: return {1, 8, tile_q8s<BlockQ4_0, unpack_q4_0, 8>};
     case DType::Q5_0: return {1, kRN, tile_q8s<BlockQ5_0, unpack_q5_0>};
-    case DType::Q8_0: return {1, kRN, tile_q8s<BlockQ8_0, unpack_q8_0>};
+    case DType::Q8_0: return {1, 8, tile_q8s<BlockQ8_0, unpack_q8_0, 8>};
     case DType::Q4_1: return {1, kRN, tile_q8u<BlockQ4_1, unpack_q4_1>};
     case DType::Q5_1: return {1, kRN, tile_q8u<BlockQ5_1, unpack_q5_1>};
     case DType::Q2_K: return {1, kRN, tile_q2_k};
