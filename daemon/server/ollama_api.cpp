@@ -332,14 +332,22 @@ std::string modelfile_of(const registry::ModelRecord& m) {
   return s;
 }
 
+// The model a /api/show or /api/delete body names: "model", or the older "name" spelling.
+Expected<std::string> model_name(const json& body) {
+  std::string model;
+  if (Status s = get_string(body, "model", &model); !s) return s;
+  if (model.empty())
+    if (Status s = get_string(body, "name", &model); !s) return s;
+  if (model.empty()) return make_error("'model' is required");
+  return model;
+}
+
 void show(ServerContext& ctx, const Request& req, std::shared_ptr<Responder> r) {
   auto body = parse_body(req);
   if (!body) return ollama_error(*r, 400, body.error());
-  std::string model;
-  if (Status s = get_string(*body, "model", &model); !s) return ollama_error(*r, 400, s.message());
-  if (model.empty())
-    if (Status s = get_string(*body, "name", &model); !s) return ollama_error(*r, 400, s.message());
-  if (model.empty()) return ollama_error(*r, 400, "'model' is required");
+  auto name = model_name(*body);
+  if (!name) return ollama_error(*r, 400, name.error());
+  const std::string model = *name;
   ctx.run_blocking([&ctx, r, model] {
     auto rec = ctx.resolve(model);
     if (!rec) {
@@ -527,11 +535,9 @@ void copy(ServerContext& ctx, const Request& req, std::shared_ptr<Responder> r) 
 void remove(ServerContext& ctx, const Request& req, std::shared_ptr<Responder> r) {
   auto body = parse_body(req);
   if (!body) return ollama_error(*r, 400, body.error());
-  std::string model;
-  if (Status s = get_string(*body, "model", &model); !s) return ollama_error(*r, 400, s.message());
-  if (model.empty())
-    if (Status s = get_string(*body, "name", &model); !s) return ollama_error(*r, 400, s.message());
-  if (model.empty()) return ollama_error(*r, 400, "'model' is required");
+  auto name = model_name(*body);
+  if (!name) return ollama_error(*r, 400, name.error());
+  const std::string model = *name;
   ctx.run_blocking([&ctx, r, model] {
     auto norm = registry::normalize_name(model);
     if (norm) ctx.host->unload(*norm);
