@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and builds MLXR (Debian packages, C++ build, web UI), makes the demo model when no
 # model exists yet, and starts the server: Unix socket (0600) plus TCP on 127.0.0.1:11434
-# (bearer token from ~/.config/mlxr/token). Extra arguments go to `mlxr serve`.
+# (bearer token from ~/.config/mlxr/token; MLXR_PORT changes the port). Extra arguments go to
+# `mlxr serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -18,8 +19,9 @@ if [[ ! -f "$DEMO" ]]; then
   "$MLXR" synth --preset small --type q8_0 -o "$DEMO" --quiet
 fi
 
+PORT="${MLXR_PORT:-11434}"
 cat <<MSG
-run: starting mlxr serve. Web UI: http://127.0.0.1:11434/  (log in with the token in ~/.config/mlxr/token)
-     curl: curl -H "Authorization: Bearer \$(cat ~/.config/mlxr/token)" http://127.0.0.1:11434/api/tags
+run: starting mlxr serve. Web UI: http://127.0.0.1:$PORT/  (log in with the token in ~/.config/mlxr/token)
+     curl: curl -H "Authorization: Bearer \$(cat ~/.config/mlxr/token)" http://127.0.0.1:$PORT/api/tags
 MSG
-exec "$MLXR" serve --host 127.0.0.1 --port 11434 --ui app/ui/dist "$@"
+exec "$MLXR" serve --host 127.0.0.1 --port "$PORT" --ui app/ui/dist "$@"
