@@ -16,23 +16,6 @@ namespace {
 
 using namespace avx2;
 
-float dot_f32(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const float*>(w);
-  const auto* y = static_cast<const float*>(a);
-  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), s3);
-  }
-  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), s0);
-  float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; i < n; ++i) s = fma1(x[i], y[i], s);
-  return s;
-}
-
 // F16 as llama.cpp's AVX-512 build computes it. K % 16 == 0: its tinyBLAS kernel, one 16-lane
 // accumulator. Otherwise ggml_vec_dot_f16: four 16-lane accumulators over steps of 64, reduced
 // (0+2, 1+3, then 0+1), and the tail added in double.
@@ -65,10 +48,14 @@ float dot_f16(int64_t n, const void* w, const void* a) {
   return static_cast<float>(sum);
 }
 
-template <__m256 (*Load)(const uint16_t*), float (*ToF32)(uint16_t)>
-float dot_half(int64_t n, const void* w, const void* a) {
-  const auto* x = static_cast<const uint16_t*>(w);
-  const auto* y = static_cast<const uint16_t*>(a);
+inline __m256 load_f32(const float* p) { return _mm256_loadu_ps(p); }
+inline float same_f32(float x) { return x; }
+
+// F32 and BF16 rows: four 8-lane accumulators over steps of 32, an 8-lane tail, then scalar FMAs.
+template <typename T, __m256 (*Load)(const T*), float (*ToF32)(T)>
+float dot_lanes(int64_t n, const void* w, const void* a) {
+  const auto* x = static_cast<const T*>(w);
+  const auto* y = static_cast<const T*>(a);
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -429,9 +416,9 @@ void to_f16(const float* x, void* yv, int64_t n) {
 
 VecDotFn vec_dot_avx2(DType weight) {
   switch (weight) {
-    case DType::F32: return dot_f32;
+    case DType::F32: return dot_lanes<float, load_f32, same_f32>;
     case DType::F16: return dot_f16;
-    case DType::BF16: return dot_half<load_bf16, bf16_to_fp32>;
+    case DType::BF16: return dot_lanes<uint16_t, load_bf16, bf16_to_fp32>;
     case DType::Q4_0: return dot_q4_0;
     case DType::Q4_1: return dot_q4_1;
     case DType::Q5_0: return dot_q5_0;
