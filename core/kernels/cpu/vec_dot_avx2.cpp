@@ -280,7 +280,7 @@ float dot_q5_k(int64_t n, const void* w, const void* a) {
 float dot_q6_k(int64_t n, const void* w, const void* a) {
   const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(a);
-  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+  const __m256i m32 = _mm256_set1_epi8(32);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / 256; ++i) {
     const float d = y[i].d * h2f(x[i].d);
@@ -288,18 +288,8 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
     const int8_t* q8 = y[i].qs;
     __m256i sumi = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half, q8 += 128) {
-      const __m256i l1 = load256(x[i].ql + 64 * half);
-      const __m256i l2 = load256(x[i].ql + 64 * half + 32);
-      const __m256i hb = load256(x[i].qh + 32 * half);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(l2, m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4)),
-      };
+      __m256i q[4];
+      unpack_q6_k_half(x[i], half, q);
       for (int k = 0; k < 4; ++k) {
         const __m256i a8 = load256(q8 + 32 * k);
         // (q6 - 32) * a as q6*a - 32*a, both within int16 after maddubs.

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/quant/blocks.h"
+
 namespace mlxr::avx2 {
 
 // fp16 -> fp32 with the F16C instruction (exact, like the scalar conversion, but one instruction).
@@ -126,6 +128,21 @@ inline __m128i q3k_scales16(const uint8_t* s) {
   return _mm_sub_epi8(_mm_set_epi32(static_cast<int>(a[3]), static_cast<int>(a[2]),
                                     static_cast<int>(a[1]), static_cast<int>(a[0])),
                       _mm_set1_epi8(32));
+}
+
+// One 128-element half of a Q6_K block as four vectors of 32 unsigned 6-bit quants (0..63),
+// low nibbles from ql, top two bits from qh.
+inline void unpack_q6_k_half(const BlockQ6_K& b, int half, __m256i q[4]) {
+  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+  const __m256i l1 = load256(b.ql + 64 * half);
+  const __m256i l2 = load256(b.ql + 64 * half + 32);
+  const __m256i hb = load256(b.qh + 32 * half);
+  q[0] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+  q[1] = _mm256_or_si256(_mm256_and_si256(l2, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+  q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+  q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
+                         _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
 }
 
 }  // namespace mlxr::avx2

@@ -310,7 +310,7 @@ void tile_q6_k(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as,
   const auto* x = reinterpret_cast<const BlockQ6_K*>(w);
   const BlockQ8_K* ar[kRN];
   for (int r = 0; r < kRN; ++r) ar[r] = reinterpret_cast<const BlockQ8_K*>(a + r * as);
-  const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3), m32 = _mm256_set1_epi8(32);
+  const __m256i m32 = _mm256_set1_epi8(32);
   __m256 acc[kRN];
   for (int r = 0; r < kRN; ++r) acc[r] = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / 256; ++i) {
@@ -319,18 +319,8 @@ void tile_q6_k(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as,
     __m256i sumi[kRN];
     for (int r = 0; r < kRN; ++r) sumi[r] = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
-      const __m256i l1 = load256(x[i].ql + 64 * half);
-      const __m256i l2 = load256(x[i].ql + 64 * half + 32);
-      const __m256i hb = load256(x[i].qh + 32 * half);
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(l2, m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l2, 4), m4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4)),
-      };
+      __m256i q[4];
+      unpack_q6_k_half(x[i], half, q);
       for (int k = 0; k < 4; ++k) {
         const __m256i s = scale_pair16(sc, 4 * half + k);
         for (int r = 0; r < kRN; ++r) {
