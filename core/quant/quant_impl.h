@@ -1,5 +1,6 @@
 // Per-type reference quantisers behind quantize_row (quant.cpp). Internal to core/quant.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -30,5 +31,18 @@ void quantize_q4_k(const float* x, BlockQ4_K* y, int64_t nb);
 void quantize_q5_k(const float* x, BlockQ5_K* y, int64_t nb);
 void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t nb);
 void quantize_q8_k(const float* x, BlockQ8_K* y, int64_t nb);
+
+// The value of largest magnitude among x[0..n) (the first one on ties), as ggml picks it for
+// symmetric types; its magnitude is the block's absolute maximum.
+inline float signed_absmax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; ++j) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
 
 }  // namespace mlxr::quant_detail

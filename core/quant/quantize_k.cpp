@@ -17,15 +17,8 @@ constexpr float kGroupMaxEps = 1e-15f;
 // Symmetric quantisation of n values to [-nmax, nmax-1] with a weighted least-squares scale
 // search around -nmax/max (ggml's make_qx_quants with rmse_type 1 and no importance weights).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::memset(L, 0, static_cast<size_t>(n));
     return 0.f;
   }
@@ -63,15 +56,8 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
 // 3-bit symmetric quantisation with coordinate-descent refinement (ggml's make_q3_quants,
 // do_rmse = true). L receives values in [0, 2*nmax).
 float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::memset(L, 0, static_cast<size_t>(n));
     return 0.f;
   }
@@ -417,14 +403,8 @@ void quantize_q6_k(const float* x, BlockQ6_K* y, int64_t nb) {
 
 void quantize_q8_k(const float* x, BlockQ8_K* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += 256) {
-    float max = 0, amax = 0;
-    for (int j = 0; j < 256; ++j) {
-      if (std::fabs(x[j]) > amax) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
-    if (amax == 0) {
+    const float max = signed_absmax(x, 256);
+    if (max == 0) {
       std::memset(&y[i], 0, sizeof(BlockQ8_K));
       continue;
     }

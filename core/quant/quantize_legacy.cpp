@@ -10,18 +10,6 @@
 namespace mlxr::quant_detail {
 namespace {
 
-// The value of largest magnitude (first one on ties), as ggml picks it for symmetric types.
-float signed_absmax(const float* x) {
-  float amax = 0, max = 0;
-  for (int j = 0; j < 32; ++j) {
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  }
-  return max;
-}
-
 void min_max(const float* x, float* mn, float* mx) {
   *mn = FLT_MAX;
   *mx = -FLT_MAX;
@@ -35,7 +23,7 @@ void min_max(const float* x, float* mn, float* mx) {
 
 void quantize_q4_0(const float* x, BlockQ4_0* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += 32) {
-    const float d = signed_absmax(x) / -8;
+    const float d = signed_absmax(x, 32) / -8;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
     for (int j = 0; j < 16; ++j) {
@@ -65,7 +53,7 @@ void quantize_q4_1(const float* x, BlockQ4_1* y, int64_t nb) {
 
 void quantize_q5_0(const float* x, BlockQ5_0* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += 32) {
-    const float d = signed_absmax(x) / -16;
+    const float d = signed_absmax(x, 32) / -16;
     const float id = d != 0 ? 1.0f / d : 0.0f;
     y[i].d = fp32_to_fp16(d);
     uint32_t qh = 0;
