@@ -37,7 +37,7 @@ class LlamaModel final : public Model {
     if (file_->find("rope_freqs.weight")) {
       MLXR_ASSIGN_OR_RETURN(rope_freqs_, vector("rope_freqs.weight", hp.rope.n_dims / 2));
     } else if (hp.rope.scaling == RopeScaling::kLlama3) {
-      rope_freqs_ = llama3_freq_factors();
+      MLXR_ASSIGN_OR_RETURN(rope_freqs_, llama3_freq_factors());
     }
     layers_.resize(static_cast<size_t>(hp.n_layer));
     for (int il = 0; il < hp.n_layer; ++il) {
@@ -146,10 +146,12 @@ class LlamaModel final : public Model {
   }
 
   // Llama 3.1's frequency-dependent RoPE scaling, expressed as per-pair frequency divisors.
-  const float* llama3_freq_factors() {
+  // The host copy lives in llama3_ff_host_: the CPU backend uses it in place.
+  Expected<const float*> llama3_freq_factors() {
     const RopeParams& r = file_->hparams.rope;
     const int n = r.n_dims / 2;
-    std::vector<float> ff(static_cast<size_t>(n));
+    std::vector<float>& ff = llama3_ff_host_;
+    ff.assign(static_cast<size_t>(n), 0.0f);
     const float low_wavelen = r.orig_ctx / r.low_freq_factor;
     const float high_wavelen = r.orig_ctx / r.high_freq_factor;
     for (int i = 0; i < n; ++i) {
@@ -170,9 +172,7 @@ class LlamaModel final : public Model {
     v.ne = {n, 1, 1, 1};
     v.data = ff.data();
     v.nbytes = ff.size() * sizeof(float);
-    auto copied = be_.upload_f32(v);
-    llama3_ff_host_ = std::move(ff);  // CPU backend points at this buffer
-    return copied ? *copied : nullptr;
+    return be_.upload_f32(v);
   }
 
   void release_buffers() {
