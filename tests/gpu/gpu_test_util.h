@@ -10,6 +10,7 @@
 
 #include "core/kernels/cpu/cpu_backend.h"
 #include "core/kernels/cuda/cuda_backend.h"
+#include "core/quant/quant.h"
 
 #define MLXR_REQUIRE_GPU()                                                           \
   do {                                                                               \
@@ -28,6 +29,25 @@ inline std::vector<float> random_vec(size_t n, std::mt19937& rng, float lo = 0.0
   std::vector<float> v(n);
   for (auto& x : v) x = sign(rng) ? mag(rng) : -mag(rng);
   return v;
+}
+
+// N rows of K random values, quantized to t; `store` owns the bytes the view points into.
+inline TensorView random_weight(DType t, int64_t K, int64_t N, std::mt19937& rng, std::vector<uint8_t>& store,
+                                const char* name = "w") {
+  const size_t rb = *row_bytes(t, static_cast<uint64_t>(K));
+  store.resize(rb * N);
+  for (int64_t r = 0; r < N; ++r) {
+    auto v = random_vec(static_cast<size_t>(K), rng);
+    EXPECT_TRUE(quantize_row(t, v.data(), store.data() + r * rb, K).is_ok());
+  }
+  TensorView tv;
+  tv.name = name;
+  tv.type = t;
+  tv.n_dims = 2;
+  tv.ne = {K, N, 1, 1};
+  tv.data = store.data();
+  tv.nbytes = store.size();
+  return tv;
 }
 
 inline double rel_err(const std::vector<float>& got, const std::vector<float>& ref) {

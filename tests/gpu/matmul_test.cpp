@@ -23,19 +23,8 @@ TEST(GpuMatmul, EveryTypeAndRowCount) {
     for (int K : {768, 100}) {
       if (K % dtype_info(t).block_elems) continue;
       const int N = 333;
-      const size_t rb = *row_bytes(t, K);
-      std::vector<uint8_t> w(rb * N);
-      for (int r = 0; r < N; ++r) {
-        auto v = random_vec(K, rng);
-        ASSERT_TRUE(quantize_row(t, v.data(), w.data() + r * rb, K).is_ok());
-      }
-      TensorView tv;
-      tv.name = "w";
-      tv.type = t;
-      tv.n_dims = 2;
-      tv.ne = {K, N, 1, 1};
-      tv.data = w.data();
-      tv.nbytes = w.size();
+      std::vector<uint8_t> w;
+      const TensorView tv = gputest::random_weight(t, K, N, rng, w);
       auto dw = p.gpu->upload(tv);
       ASSERT_TRUE(dw) << dw.error();
       for (int rows : {1, 3, 8, 37}) {
@@ -52,6 +41,66 @@ TEST(GpuMatmul, EveryTypeAndRowCount) {
         p.gpu->free(dx);
         p.gpu->free(dy);
       }
+    }
+  }
+}
+
+// Matvecs sharing an input run as one grouped launch (three weights of different heights, as
+// q/k/v), and gate/up followed by swiglu as one launch with the SwiGLU fused: both must equal
+// the CPU backend doing the same ops one by one.
+TEST(GpuMatmul, GroupedMatvecsAndFusedSwiglu) {
+  MLXR_REQUIRE_GPU();
+  gputest::Pair p;
+  ASSERT_TRUE(p.gpu);
+  std::mt19937 rng(11);
+  for (DType t : {DType::BF16, DType::F16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    const int K = 512;
+    for (int rows : {1, 3}) {
+      if (!dtype_info(t).quantized && rows > 1) continue;
+      std::vector<uint8_t> s0, s1, s2;
+      const int ns[3] = {257, 63, 63};  // odd heights: a unit of two rows straddles weights
+      TensorView w[3] = {gputest::random_weight(t, K, ns[0], rng, s0), gputest::random_weight(t, K, ns[1], rng, s1),
+                         gputest::random_weight(t, K, ns[2], rng, s2)};
+      auto x = random_vec(static_cast<size_t>(rows) * K, rng);
+      float* dx = put(*p.gpu, x);
+      std::vector<float*> dy;
+      for (int i = 0; i < 3; ++i) {
+        auto dw = p.gpu->upload(w[i]);
+        ASSERT_TRUE(dw) << dw.error();
+        dy.push_back(*p.gpu->alloc(static_cast<size_t>(rows) * ns[i]));
+        p.gpu->matmul(*dw, dx, rows, dy[i]);
+      }
+      for (int i = 0; i < 3; ++i) {
+        std::vector<float> ref(static_cast<size_t>(rows) * ns[i]);
+        matmul_reference(w[i], x.data(), rows, ref.data());
+        const double tol = dtype_info(t).quantized ? 1.2e-2 : 1e-5;
+        EXPECT_LT(rel_err(get(*p.gpu, dy[i], ref.size()), ref), tol) << dtype_name(t) << " rows=" << rows << " weight " << i;
+      }
+      // gate/up + swiglu in place on gate, as the Llama model calls it.
+      std::vector<uint8_t> sg, su;
+      const int nf = 129;
+      const TensorView wg = gputest::random_weight(t, K, nf, rng, sg);
+      const TensorView wu = gputest::random_weight(t, K, nf, rng, su);
+      auto dg = p.gpu->upload(wg);
+      auto du = p.gpu->upload(wu);
+      ASSERT_TRUE(dg && du);
+      const size_t n = static_cast<size_t>(rows) * nf;
+      float* gate = *p.gpu->alloc(n);
+      float* up = *p.gpu->alloc(n);
+      p.gpu->matmul(*dg, dx, rows, gate);
+      p.gpu->matmul(*du, dx, rows, up);
+      p.gpu->swiglu(gate, up, gate, n);
+      std::vector<float> rg(n), ru(n), rs(n);
+      matmul_reference(wg, x.data(), rows, rg.data());
+      matmul_reference(wu, x.data(), rows, ru.data());
+      p.cpu.swiglu(rg.data(), ru.data(), rs.data(), n);
+      const double tol = dtype_info(t).quantized ? 1.5e-2 : 1e-5;
+      EXPECT_LT(rel_err(get(*p.gpu, gate, n), rs), tol) << dtype_name(t) << " swiglu rows=" << rows;
+      EXPECT_LT(rel_err(get(*p.gpu, up, n), ru), tol) << dtype_name(t) << " up rows=" << rows;
+      for (float* d : dy) p.gpu->free(d);
+      p.gpu->free(gate);
+      p.gpu->free(up);
+      p.gpu->free(dx);
     }
   }
 }

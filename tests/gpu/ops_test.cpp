@@ -23,19 +23,8 @@ TEST(GpuOps, GetRowsIsBitExactForEveryDeviceType) {
     for (int64_t ne0 : {int64_t(512), int64_t(100)}) {
       if (ne0 % dtype_info(t).block_elems) continue;
       const int64_t rows = 37;
-      const size_t rb = *row_bytes(t, ne0);
-      std::vector<uint8_t> data(rb * rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        auto v = random_vec(ne0, rng);
-        ASSERT_TRUE(quantize_row(t, v.data(), data.data() + r * rb, ne0).is_ok());
-      }
-      TensorView tv;
-      tv.name = "table";
-      tv.type = t;
-      tv.n_dims = 2;
-      tv.ne = {ne0, rows, 1, 1};
-      tv.data = data.data();
-      tv.nbytes = data.size();
+      std::vector<uint8_t> data;
+      const TensorView tv = gputest::random_weight(t, ne0, rows, rng, data, "table");
       Batch b = gputest::simple_batch({5, 0, 36, 17, 5, 22, 9, 31, 1, 2, 3, 30, 12}, 1);
       for (auto& pos : b.positions) pos = 0;
       std::vector<std::vector<float>> outs;

@@ -123,19 +123,27 @@ __device__ __forceinline__ void dequant32(const uint8_t* row, int sb, float* y) 
   }
 }
 
-// Calls f.template operator()<TYPE>() for a device type; false for others.
+// Calls f(integral_constant<TYPE>) for a quantized device type; false for others.
 template <typename F>
-bool dispatch_type(DType t, F&& f) {
+bool dispatch_quant(DType t, F&& f) {
   switch (t) {
-    case DType::F32: f(std::integral_constant<int, static_cast<int>(DType::F32)>{}); return true;
-    case DType::F16: f(std::integral_constant<int, static_cast<int>(DType::F16)>{}); return true;
-    case DType::BF16: f(std::integral_constant<int, static_cast<int>(DType::BF16)>{}); return true;
     case DType::Q8_0: f(std::integral_constant<int, static_cast<int>(DType::Q8_0)>{}); return true;
     case DType::Q4_0: f(std::integral_constant<int, static_cast<int>(DType::Q4_0)>{}); return true;
     case DType::Q4_K: f(std::integral_constant<int, static_cast<int>(DType::Q4_K)>{}); return true;
     case DType::Q5_K: f(std::integral_constant<int, static_cast<int>(DType::Q5_K)>{}); return true;
     case DType::Q6_K: f(std::integral_constant<int, static_cast<int>(DType::Q6_K)>{}); return true;
     default: return false;
+  }
+}
+
+// The same for every device type.
+template <typename F>
+bool dispatch_type(DType t, F&& f) {
+  switch (t) {
+    case DType::F32: f(std::integral_constant<int, static_cast<int>(DType::F32)>{}); return true;
+    case DType::F16: f(std::integral_constant<int, static_cast<int>(DType::F16)>{}); return true;
+    case DType::BF16: f(std::integral_constant<int, static_cast<int>(DType::BF16)>{}); return true;
+    default: return dispatch_quant(t, f);
   }
 }
 
@@ -148,6 +156,36 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+
+// Programmatic dependent launch (Hopper): a kernel launched with launch_pdl may start while the
+// previous kernel finishes; it must call pdl_wait() before touching memory that kernel writes
+// or reads (only weights may be read before). pdl_trigger() lets the next kernel launch early:
+// the decode kernels call it first, so the next one's blocks take SMs as this one's drain.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+template <typename Kernel, typename... Args>
+void launch_pdl(Kernel k, dim3 grid, dim3 block, size_t smem, cudaStream_t s, bool pdl, Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = s;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  cudaLaunchKernelEx(&cfg, k, args...);
 }
 
 }  // namespace mlxr::cuda

@@ -134,9 +134,20 @@ class CudaBackend final : public Backend {
     const float* ff = nullptr;
     const int32_t* pos = nullptr;
   } held_rope_;
+  // Decode matvecs are held too: the next matvec of the same input joins the launch (q/k/v,
+  // gate/up, up to three), and a swiglu of exactly the held gate/up pair is fused into it.
+  struct HeldMatvec {
+    cuda::MatvecGroup g;
+    const float* x = nullptr;
+    int rows = 0;
+  } held_mv_;
   void settle_add();
   void settle_rope();
+  void settle_matvec();
+  // Holds a decode matvec, joining the held group when it can.
+  void hold_matvec(const TensorView& w, const float* x, int rows, float* y);
   void settle() {
+    settle_matvec();
     settle_rope();
     settle_add();
   }
@@ -151,6 +162,8 @@ class CudaBackend final : public Backend {
   cublasHandle_t blas_ = nullptr;
   int num_sms_ = 132;
   bool graphs_enabled_ = true;
+  bool group_matvec_ = true;  // MLXR_CUDA_GROUP=0: one launch per matvec, no SwiGLU fusion
+  bool pdl_ = true;           // MLXR_CUDA_PDL=0: plain launches
   CudaBackendStats stats_;
 
   // Weights: bump allocation from large chunks, uploaded through pinned staging buffers.
@@ -177,10 +190,13 @@ class CudaBackend final : public Backend {
   double step_start_ = 0;
 
   Scratch conv_, q8_, deq_, attn_ws_, blas_ws_, idx_, tune_;
-  // Fastest one-row kernel per float weight shape (type, K, N): 0/1 our matvec variants, 2 cuBLAS.
+  // Fastest kernel per one-row 16-bit matvec group shape: a matvec_group variant, or
+  // kMatvecVariants for cuBLAS.
   std::unordered_map<uint64_t, int> tuned_;
-  int tune_matvec(DType t, const void* w, int K, int N, const float* x);
+  int tune_group(const cuda::MatvecGroup& g, const float* x);
   void gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, float* y);
+  // y = x · Wᵀ through cuBLAS, x converted to the 16-bit type first (cached per source).
+  void enqueue_gemm16(DType act, const void* wmat, const float* x, int rows, int K, int N, float* y);
   // What conv_ / q8_ currently hold (a conversion of this source), valid until it is written.
   const void* conv_src_ = nullptr;
   size_t conv_bytes_ = 0;
@@ -238,6 +254,8 @@ Status CudaBackend::init() {
   }
   cudaEventCreateWithFlags(&meta_ev_, cudaEventDisableTiming);
   if (const char* g = std::getenv("MLXR_CUDA_GRAPHS")) graphs_enabled_ = std::strcmp(g, "0") != 0;
+  if (const char* g = std::getenv("MLXR_CUDA_GROUP")) group_matvec_ = std::strcmp(g, "0") != 0;
+  pdl_ = cuda::pdl_enabled();
   cuda::attention_init();
   return Status::ok();
 }
@@ -580,6 +598,7 @@ void CudaBackend::get_rows(const TensorView& table, float* out) {
 }
 
 void CudaBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {
+  settle_matvec();
   settle_rope();
   if (held_add_.x == x && held_add_.n == static_cast<size_t>(rows) * n) {
     float* xa = held_add_.x;
@@ -614,50 +633,96 @@ void CudaBackend::settle_rope() {
   enqueue([=, this] { cuda::rope(r.x, r.pos, r.T, r.n_heads, r.head_dim, r.a, r.ff, st_); });
 }
 
+void CudaBackend::hold_matvec(const TensorView& w, const float* x, int rows, float* y) {
+  const int K = static_cast<int>(w.ne[0]);
+  const int N = static_cast<int>(w.rows());
+  const size_t ybytes = static_cast<size_t>(rows) * N * 4, xbytes = static_cast<size_t>(rows) * K * 4;
+  auto overlap = [](const void* a, size_t an, const void* b, size_t bn) {
+    return static_cast<const char*>(a) < static_cast<const char*>(b) + bn &&
+           static_cast<const char*>(b) < static_cast<const char*>(a) + an;
+  };
+  HeldMatvec& h = held_mv_;
+  bool join = group_matvec_ && h.g.count > 0 && h.g.count < 3 && h.x == x && h.rows == rows && h.g.type == w.type &&
+              h.g.K == K && !overlap(y, ybytes, x, xbytes);
+  for (int i = 0; join && i < h.g.count; ++i)
+    join = !overlap(y, ybytes, h.g.t[i].y, static_cast<size_t>(rows) * h.g.t[i].n * 4);
+  if (!join) {
+    settle_matvec();
+    h = HeldMatvec{};
+    h.g.type = w.type;
+    h.g.K = K;
+    h.x = x;
+    h.rows = rows;
+    if (dtype_info(w.type).quantized && (q8_src_ != x || q8_bytes_ != xbytes)) {
+      const size_t qbytes = static_cast<size_t>(rows) * K + static_cast<size_t>(rows) * (K / 32) * sizeof(float2);
+      void* buf = ensure(q8_, qbytes);
+      int8_t* xq = static_cast<int8_t*>(buf);
+      float2* xds = reinterpret_cast<float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
+      sig(4, x, rows, K, buf);
+      enqueue([=, this] { cuda::quantize_q8(x, rows, K, xq, xds, st_); });
+      q8_src_ = x;
+      q8_bytes_ = xbytes;
+    }
+  }
+  h.g.t[h.g.count++] = cuda::MatvecTarget{w.data, w.row_size(), N, y};
+  wrote(y, ybytes);
+}
+
+void CudaBackend::settle_matvec() {
+  if (held_mv_.g.count == 0) return;
+  const HeldMatvec h = held_mv_;
+  held_mv_ = HeldMatvec{};
+  const cuda::MatvecGroup g = h.g;
+  const float* x = h.x;
+  const int R = h.rows, K = g.K;
+  int variant = 0;
+  if (!dtype_info(g.type).quantized) {
+    uint64_t key = 1469598103934665603ull;  // FNV-1a over the group's shape
+    for (uint64_t v : {static_cast<uint64_t>(g.type), static_cast<uint64_t>(K), static_cast<uint64_t>(g.count),
+                       static_cast<uint64_t>(g.glu != nullptr), static_cast<uint64_t>(g.t[0].n),
+                       static_cast<uint64_t>(g.t[1].n), static_cast<uint64_t>(g.t[2].n)})
+      key = (key ^ v) * 1099511628211ull;
+    auto it = tuned_.find(key);
+    variant = it != tuned_.end() ? it->second : (tuned_[key] = tune_group(g, x));
+    if (variant == cuda::kMatvecVariants) {  // cuBLAS won for this lone weight
+      enqueue_gemm16(g.type, g.t[0].w, x, 1, K, g.t[0].n, g.t[0].y);
+      return;
+    }
+  }
+  sig(5, static_cast<int>(g.type), K, R, g.count, g.glu, x, pdl_, variant);
+  for (int i = 0; i < g.count; ++i) sig(g.t[i].w, g.t[i].n, g.t[i].y);
+  int8_t* xq = static_cast<int8_t*>(q8_.ptr);
+  const float2* xds = reinterpret_cast<const float2*>(xq + ((static_cast<size_t>(R) * K + 15) & ~size_t(15)));
+  const bool pdl = pdl_;
+  enqueue([=, this] { cuda::matvec_group(g, x, xq, xds, R, st_, pdl, variant); });
+}
+
 void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y) {
-  settle();
+  settle_rope();
+  settle_add();
   const int K = static_cast<int>(w.ne[0]);
   const int N = static_cast<int>(w.rows());
   const DType t = w.type;
   const void* wd = w.data;
   const size_t rb = w.row_size();
   const bool is_float = t == DType::F32 || t == DType::F16 || t == DType::BF16;
-  int variant = 0;
-  if (is_float && rows == 1) {
-    const uint64_t key = (static_cast<uint64_t>(t) << 56) ^ (static_cast<uint64_t>(K) << 28) ^ static_cast<uint64_t>(N);
-    auto it = tuned_.find(key);
-    variant = it != tuned_.end() ? it->second : (tuned_[key] = tune_matvec(t, wd, K, N, x));
+  if (rows <= cuda::kMatvecMaxRows && (!is_float || rows == 1) && cuda::matvec_group_supported(t, K)) {
+    hold_matvec(w, x, rows, y);
+    return;
   }
-  if (rows <= cuda::kMatvecMaxRows && (!is_float || (rows == 1 && variant < 2))) {
-    if (is_float) {
-      sig(3, wd, x, rows, y, K, N, variant);
-      enqueue([=, this] { cuda::matvec_float(t, wd, K, N, x, rows, y, st_, variant); });
-    } else {
-      const size_t xbytes = static_cast<size_t>(rows) * K * 4;
-      const size_t qbytes = static_cast<size_t>(rows) * K + static_cast<size_t>(rows) * (K / 32) * sizeof(float2);
-      if (q8_src_ != x || q8_bytes_ != xbytes) {
-        void* buf = ensure(q8_, qbytes);
-        int8_t* xq = static_cast<int8_t*>(buf);
-        float2* xds = reinterpret_cast<float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
-        sig(4, x, rows, K, buf);
-        enqueue([=, this] { cuda::quantize_q8(x, rows, K, xq, xds, st_); });
-        q8_src_ = x;
-        q8_bytes_ = xbytes;
-      }
-      int8_t* xq = static_cast<int8_t*>(q8_.ptr);
-      const float2* xds = reinterpret_cast<const float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
-      sig(5, wd, static_cast<int>(t), rows, y, K, N, q8_.ptr);
-      enqueue([=, this] { cuda::matvec_quant(t, wd, rb, K, N, xq, xds, rows, y, st_); });
-    }
-    wrote(y, static_cast<size_t>(rows) * N * 4);
+  settle_matvec();
+  if (rows == 1 && is_float) {  // F32 weights, or rows too long to stage in shared memory
+    sig(3, wd, x, y, K, N);
+    enqueue([=, this] { cuda::matvec_float(t, wd, K, N, x, 1, y, st_); });
+    wrote(y, static_cast<size_t>(N) * 4);
     return;
   }
   // GEMM through cuBLAS: column-major y(N, rows) = W(K, N)ᵀ · x(K, rows), fp32 accumulate.
-  const float one = 1.0f, zero = 0.0f;
   if (t == DType::F32) {
     sig(6, wd, x, rows, y, K, N);
     // Exact FP32 (no TF32): F32 weights must match the CPU closely.
     enqueue([=, this] {
+      const float one = 1.0f, zero = 0.0f;
       check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wd, CUDA_R_32F, K, x, CUDA_R_32F, K,
                               &zero, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT),
                  "sgemm");
@@ -665,7 +730,6 @@ void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y
     wrote(y, static_cast<size_t>(rows) * N * 4);
     return;
   }
-  const DType act = t == DType::F16 ? DType::F16 : DType::BF16;
   const void* wmat = wd;
   if (!is_float) {
     void* dq = ensure(deq_, static_cast<size_t>(N) * K * 2);
@@ -673,6 +737,10 @@ void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y
     enqueue([=, this] { cuda::dequant_to_bf16(t, wd, rb, K, N, dq, st_); });
     wmat = dq;
   }
+  enqueue_gemm16(t == DType::F16 ? DType::F16 : DType::BF16, wmat, x, rows, K, N, y);
+}
+
+void CudaBackend::enqueue_gemm16(DType act, const void* wmat, const float* x, int rows, int K, int N, float* y) {
   const size_t xbytes = static_cast<size_t>(rows) * K * 4;
   if (conv_src_ != x || conv_bytes_ != xbytes || conv_type_ != act) {
     void* cv = ensure(conv_, static_cast<size_t>(rows) * K * 2);
@@ -696,27 +764,35 @@ void CudaBackend::gemm16(DType act, const void* wmat, const void* xc, int rows, 
              "gemm");
 }
 
-// Times each one-row candidate on this weight (first sight of a shape only), into scratch
-// outputs so no queued op sees the trial writes.
-int CudaBackend::tune_matvec(DType t, const void* w, int K, int N, const float* x) {
-  if (t == DType::F32) return 1;
+// Times each candidate for a one-row 16-bit matvec group (first sight of its shape only): the
+// streaming kernel at each load depth, and cuBLAS for a lone weight without SwiGLU. Outputs go
+// to scratch so no queued op sees the trial writes.
+int CudaBackend::tune_group(const cuda::MatvecGroup& group, const float* x) {
   full_sync();
-  char* scratch = static_cast<char*>(ensure(tune_, static_cast<size_t>(N) * 4 + static_cast<size_t>(K) * 2 + 256));
-  float* y = reinterpret_cast<float*>(scratch);
-  void* xc = scratch + ((static_cast<size_t>(N) * 4 + 255) & ~size_t(255));
-  const DType act = t == DType::F16 ? DType::F16 : DType::BF16;
+  cuda::MatvecGroup g = group;
+  size_t total = 0;
+  for (int i = 0; i < g.count; ++i) total += static_cast<size_t>(g.t[i].n);
+  char* scratch = static_cast<char*>(ensure(tune_, (total + g.t[0].n) * 4 + static_cast<size_t>(g.K) * 2 + 512));
+  float* out = reinterpret_cast<float*>(scratch);
+  for (int i = 0; i < g.count; ++i) {
+    g.t[i].y = out;
+    out += g.t[i].n;
+  }
+  if (g.glu) g.glu = out;
+  void* xc = scratch + (((total + g.t[0].n) * 4 + 255) & ~size_t(255));
+  const bool blas_ok = g.count == 1 && !g.glu;
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
   float best = 1e30f;
   int best_v = 0;
-  for (int v = 0; v < 3; ++v) {
+  for (int v = 0; v < cuda::kMatvecVariants + (blas_ok ? 1 : 0); ++v) {
     auto run = [&] {
-      if (v < 2) {
-        cuda::matvec_float(t, w, K, N, x, 1, y, st_, v);
+      if (v < cuda::kMatvecVariants) {
+        cuda::matvec_group(g, x, nullptr, nullptr, 1, st_, false, v);
       } else {
-        cuda::convert_f32(x, static_cast<size_t>(K), act, xc, st_);
-        gemm16(act, w, xc, 1, K, N, y);
+        cuda::convert_f32(x, static_cast<size_t>(g.K), g.type, xc, st_);
+        gemm16(g.type, g.t[0].w, xc, 1, g.K, g.t[0].n, g.t[0].y);
       }
     };
     for (int i = 0; i < 3; ++i) run();
@@ -727,7 +803,8 @@ int CudaBackend::tune_matvec(DType t, const void* w, int K, int N, const float* 
     float ms = 0;
     cudaEventElapsedTime(&ms, e0, e1);
     if (std::getenv("MLXR_CUDA_TUNE_LOG"))
-      std::fprintf(stderr, "mlxr cuda: matvec %s %dx%d variant %d: %.2f us\n", dtype_name(t), N, K, v, ms * 1e3f / 20);
+      std::fprintf(stderr, "mlxr cuda: matvec %s K=%d rows %zu in %d weights%s, variant %d: %.2f us\n", dtype_name(g.type),
+                   g.K, total, g.count, g.glu ? " +swiglu" : "", v, ms * 1e3f / 20);
     if (ms < best) {
       best = ms;
       best_v = v;
@@ -779,6 +856,7 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
     if (a.ext_factor != 0.0f) a.mscale *= 1.0f + 0.1f * std::log(1.0f / a.freq_scale);
   }
   a.theta_scale = std::pow(p.theta, -2.0f / p.n_dims);
+  settle_matvec();
   settle_add();
   const int T = T_;
   const int32_t* pos = d_pos_;
@@ -800,6 +878,14 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
 }
 
 void CudaBackend::swiglu(const float* gate, const float* up, float* out, size_t n) {
+  const HeldMatvec& h = held_mv_;
+  if (h.g.count == 2 && h.g.t[0].y == gate && h.g.t[1].y == up && h.g.t[0].n == h.g.t[1].n &&
+      static_cast<size_t>(h.rows) * h.g.t[0].n == n) {
+    held_mv_.g.glu = out;
+    settle_matvec();
+    wrote(out, n * 4);
+    return;
+  }
   settle();
   sig(14, gate, up, out, n);
   enqueue([=, this] { cuda::swiglu(gate, up, out, n, st_); });

@@ -15,6 +15,9 @@ namespace mlxr::cuda {
 // a failed launch means a bug or a lost device, not bad user input.
 void check_launch(const char* what);
 
+// Whether the decode kernels use programmatic dependent launch (MLXR_CUDA_PDL=0 turns it off).
+bool pdl_enabled();
+
 // Weight types kept as stored in GPU memory (every other type is converted to F32 at upload).
 bool device_type_supported(DType t);
 
@@ -59,15 +62,33 @@ void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const
 
 // Activations for the quantized matvec: per 32 values one int8 block with (d, d*sum(q)).
 void quantize_q8(const float* x, int rows, int K, int8_t* q, float2* ds, cudaStream_t s);
-// y (R, N) = x (R, K) · Wᵀ for R <= 8. Float weights read x directly (rounded to the weight's
-// precision); quantized weights use the q8 activations.
+// y (R, N) = x (R, K) · Wᵀ for R <= 8, one weight row per warp. Float weights read x directly
+// (rounded to the weight's precision).
 constexpr int kMatvecMaxRows = 8;
-// variant 0: for one row of 16-bit weights, x staged in shared memory and two rows per warp;
-// variant 1: one row per warp, x read through L1 (the backend times both, and cuBLAS).
-void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, float* y, cudaStream_t s,
-                  int variant = 0);
-void matvec_quant(DType t, const void* w, size_t row_bytes, int K, int N, const int8_t* xq,
-                  const float2* xds, int R, float* y, cudaStream_t s);
+void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, float* y, cudaStream_t s);
+
+// Up to three weights of one type and K that share the input, as one launch (q/k/v, gate/up).
+// With glu set (two weights of equal n), glu = silu(y0) * y1 is written too (SwiGLU fused).
+struct MatvecTarget {
+  const void* w = nullptr;
+  size_t row_bytes = 0;
+  int n = 0;          // weight rows = outputs per activation row
+  float* y = nullptr; // (R, n)
+};
+struct MatvecGroup {
+  DType type = DType::F32;
+  int K = 0;
+  int count = 0;
+  MatvecTarget t[3];
+  float* glu = nullptr;  // (R, t[0].n)
+};
+bool matvec_group_supported(DType t, int K);
+// 16-bit weights: R == 1, x read directly, variant < kMatvecVariants picks the load depth (the
+// backend times them per shape). Quantized: R <= kMatvecMaxRows, the q8 activations.
+// pdl: launched as a programmatic dependent of the previous kernel (prefetches weights first).
+constexpr int kMatvecVariants = 3;
+void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, cudaStream_t s,
+                  bool pdl, int variant = 0);
 
 // Paged KV cache. Tables: one row of `stride` block ids per sequence.
 struct KVArgs {

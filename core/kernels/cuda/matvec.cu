@@ -6,6 +6,8 @@
 #include "core/kernels/cuda/common.cuh"
 #include "core/kernels/cuda/kernels.h"
 
+#include <algorithm>
+
 namespace mlxr::cuda {
 namespace {
 
@@ -91,8 +93,7 @@ __global__ __launch_bounds__(kWarps * 32) void k_mv_float(const void* W, int K, 
   }
 }
 
-// 16-bit weights, one activation row: x is rounded to the weight type once per block into
-// shared memory, then each warp streams two weight rows with 16-byte loads (8 values each).
+// 16-bit weights: 8 values per 16-byte word.
 template <int TYPE>
 __device__ __forceinline__ float2 unpack2(uint32_t u) {
   if constexpr (static_cast<DType>(TYPE) == DType::BF16) {
@@ -114,38 +115,6 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
     a = fmaf(wf.y, xf.y, a);
   }
   return a;
-}
-
-template <int TYPE>
-__global__ __launch_bounds__(kWarps * 32) void k_mv16_r1(const uint16_t* __restrict__ W, int K, int N,
-                                                         const float* __restrict__ x, float* __restrict__ y) {
-  extern __shared__ uint4 xs4[];
-  uint16_t* xs = reinterpret_cast<uint16_t*>(xs4);
-  for (int i = threadIdx.x; i < K; i += blockDim.x) {
-    const float v = x[i];
-    xs[i] = static_cast<DType>(TYPE) == DType::BF16 ? f2bf(v) : f2h(v);
-  }
-  __syncthreads();
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int n0 = (blockIdx.x * kWarps + warp) * 2;
-  if (n0 >= N) return;
-  const bool two = n0 + 1 < N;
-  const uint4* w0 = reinterpret_cast<const uint4*>(W + static_cast<size_t>(n0) * K);
-  const uint4* w1 = reinterpret_cast<const uint4*>(W + static_cast<size_t>(two ? n0 + 1 : n0) * K);
-  float a0 = 0.f, a1 = 0.f;
-#pragma unroll 4
-  for (int c = lane; c < K / 8; c += 32) {
-    const uint4 p = __ldg(w0 + c), q = __ldg(w1 + c);
-    const uint4 xv = xs4[c];
-    a0 += dot8<TYPE>(p, xv);
-    a1 += dot8<TYPE>(q, xv);
-  }
-  a0 = warp_sum(a0);
-  a1 = warp_sum(a1);
-  if (lane == 0) {
-    y[n0] = a0;
-    if (two) y[n0 + 1] = a1;
-  }
 }
 
 // Activations of sub-block sb of row r: 8 ints of packed int8, and (d, d*sum).
@@ -273,33 +242,162 @@ __device__ __forceinline__ void sb_dot(const uint8_t* row, int sb, const int8_t*
   }
 }
 
-// Two weight rows per warp: the activation loads (L1 hits) are shared and more weight bytes
-// are in flight per lane.
-template <int TYPE, int R>
-__global__ __launch_bounds__(kWarps * 32) void k_mv_quant(const uint8_t* __restrict__ W, size_t row_bytes, int K, int N,
-                                                          const int8_t* __restrict__ xq, const float2* __restrict__ xds,
-                                                          float* __restrict__ y) {
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int n0 = (blockIdx.x * kWarps + warp) * 2;
-  if (n0 >= N) return;
-  const bool two = n0 + 1 < N;
-  const uint8_t* row0 = W + static_cast<size_t>(n0) * row_bytes;
-  const uint8_t* row1 = W + static_cast<size_t>(two ? n0 + 1 : n0) * row_bytes;
-  float acc0[R], acc1[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = 0.f;
-  const int nsb = K / 32;
-#pragma unroll 4
-  for (int sb = lane; sb < nsb; sb += 32) {
-    sb_dot<TYPE, R>(row0, sb, xq, xds, K, acc0);
-    sb_dot<TYPE, R>(row1, sb, xq, xds, K, acc1);
+// ---- Grouped streaming matvecs (decode) ----
+// Up to three weights that share the input x run as one launch (q/k/v; gate/up), optionally
+// with the SwiGLU of the first two fused in. Work is split in units of two weight rows per
+// warp (16-bit weights: persistent blocks, one wave, looping over units, so x is staged once
+// per block). Launched with programmatic dependent launch: before waiting for the previous
+// kernel, each warp prefetches the start of its first unit's weight rows into L2, so weight
+// streaming overlaps the previous kernel's tail.
+
+__device__ __forceinline__ void prefetch_l2(const void* p) {
+  asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
+}
+// Streaming 16-byte load: read once, no L1 allocation.
+__device__ __forceinline__ uint4 ld_stream(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// One weight row of a unit: its bytes, its output (null: past the last row, nothing to write)
+// and the output's row stride (the weight's row count). Plain scalars, so nothing is indexed at
+// run time and the unit stays in registers.
+struct UnitRow {
+  const uint8_t* w;
+  float* y;
+  int ny;
+};
+
+// Global row r of a group without SwiGLU (rows of the weights one after another).
+__device__ __forceinline__ UnitRow group_row(const MatvecGroup& g, int r) {
+  const MatvecTarget& a = g.t[0];
+  const MatvecTarget& b = g.t[1];
+  const MatvecTarget& c = g.t[2];
+  const int n01 = a.n + b.n;
+  const bool s0 = r < a.n, s1 = !s0 && r < n01;
+  const int local = s0 ? r : s1 ? r - a.n : r - n01;
+  const void* w = s0 ? a.w : s1 ? b.w : c.w;
+  const size_t rb = s0 ? a.row_bytes : s1 ? b.row_bytes : c.row_bytes;
+  if (r >= n01 + c.n) return UnitRow{nullptr, nullptr, 0};
+  return UnitRow{static_cast<const uint8_t*>(w) + static_cast<size_t>(local) * rb, (s0 ? a.y : s1 ? b.y : c.y) + local,
+                 s0 ? a.n : s1 ? b.n : c.n};
+}
+
+// Unit u: two weight rows per warp. With SwiGLU, row u of the gate and row u of the up weight.
+struct Unit {
+  UnitRow r0, r1;
+  int glu_index;  // >= 0: output index of the fused SwiGLU
+};
+
+__device__ __forceinline__ Unit unit_of(const MatvecGroup& g, int u) {
+  if (g.glu) {
+    const UnitRow r0{static_cast<const uint8_t*>(g.t[0].w) + static_cast<size_t>(u) * g.t[0].row_bytes, g.t[0].y + u, g.t[0].n};
+    const UnitRow r1{static_cast<const uint8_t*>(g.t[1].w) + static_cast<size_t>(u) * g.t[1].row_bytes, g.t[1].y + u, g.t[1].n};
+    return Unit{r0, r1, u};
   }
+  const UnitRow r0 = group_row(g, 2 * u);
+  UnitRow r1 = group_row(g, 2 * u + 1);
+  if (!r1.w) r1.w = r0.w;  // an odd last row: read row 0 again, write nothing
+  return Unit{r0, r1, -1};
+}
+
+__device__ __forceinline__ void prefetch_unit(const Unit& un, size_t row_bytes, int lane) {
+  // Lanes 0-7 take row 0, 8-15 row 1: the first 1 KiB of each.
+  const size_t off = static_cast<size_t>(lane & 7) * 128;
+  if (lane < 16 && off < row_bytes) prefetch_l2((lane < 8 ? un.r0.w : un.r1.w) + off);
+}
+
+// Activation row i of the unit's two outputs (and of the fused SwiGLU).
+__device__ __forceinline__ void store_unit(const Unit& un, int i, float a0, float a1, float* glu_out) {
+  if (un.r0.y) un.r0.y[static_cast<size_t>(i) * un.r0.ny] = a0;
+  if (un.r1.y) un.r1.y[static_cast<size_t>(i) * un.r1.ny] = a1;
+  if (un.glu_index >= 0) glu_out[static_cast<size_t>(i) * un.r0.ny + un.glu_index] = a0 / (1.0f + expf(-a0)) * a1;
+}
+
+constexpr int kStreamWarps = 8;
+
+// Lets the next kernel launch, prefetches this warp's first unit, waits for the previous
+// kernel; returns the warp's first unit.
+__device__ __forceinline__ int group_prologue(const MatvecGroup& g, int units, int lane) {
+  const int warp0 = blockIdx.x * kStreamWarps + (threadIdx.x >> 5);
+  pdl_trigger();
+  if (warp0 < units) prefetch_unit(unit_of(g, warp0), g.t[0].row_bytes, lane);
+  pdl_wait();
+  return warp0;
+}
+
+// 16-bit weights, one activation row, x rounded to the weight type into shared memory once
+// per block. DEPTH 16-byte loads per row are in flight per lane.
+template <int TYPE, int DEPTH>
+__global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g, int units, const float* __restrict__ x) {
+  extern __shared__ uint4 xs4[];
+  const int lane = threadIdx.x & 31;
+  const int warp0 = group_prologue(g, units, lane);
+  const int stride = gridDim.x * kStreamWarps;
+  uint16_t* xs = reinterpret_cast<uint16_t*>(xs4);
+  for (int i = threadIdx.x; i < g.K; i += blockDim.x) {
+    const float v = x[i];
+    xs[i] = static_cast<DType>(TYPE) == DType::BF16 ? f2bf(v) : f2h(v);
+  }
+  __syncthreads();
+  const int C = g.K / 8;
+  for (int u = warp0; u < units; u += stride) {
+    const Unit un = unit_of(g, u);
+    const uint4* w0 = reinterpret_cast<const uint4*>(un.r0.w);
+    const uint4* w1 = reinterpret_cast<const uint4*>(un.r1.w);
+    float a0 = 0.f, a1 = 0.f;
+    for (int c0 = lane; c0 < C; c0 += 32 * DEPTH) {
+      uint4 p[DEPTH], q[DEPTH];
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-    const float v0 = warp_sum(acc0[r]), v1 = warp_sum(acc1[r]);
-    if (lane == 0) {
-      y[static_cast<size_t>(r) * N + n0] = v0;
-      if (two) y[static_cast<size_t>(r) * N + n0 + 1] = v1;
+      for (int d = 0; d < DEPTH; ++d) {
+        const int c = c0 + 32 * d;
+        if (c < C) {
+          p[d] = ld_stream(w0 + c);
+          q[d] = ld_stream(w1 + c);
+        }
+      }
+#pragma unroll
+      for (int d = 0; d < DEPTH; ++d) {
+        const int c = c0 + 32 * d;
+        if (c < C) {
+          const uint4 xv = xs4[c];
+          a0 += dot8<TYPE>(p[d], xv);
+          a1 += dot8<TYPE>(q[d], xv);
+        }
+      }
+    }
+    a0 = warp_sum(a0);
+    a1 = warp_sum(a1);
+    if (lane == 0) store_unit(un, 0, a0, a1, g.glu);
+  }
+}
+
+// Quantized weights, R activation rows (int8 per 32 values): one 32-value sub-block per lane
+// at a time.
+template <int TYPE, int R>
+__global__ __launch_bounds__(kStreamWarps * 32) void k_mvq_group(MatvecGroup g, int units, const int8_t* __restrict__ xq,
+                                                                 const float2* __restrict__ xds) {
+  const int lane = threadIdx.x & 31;
+  const int warp0 = group_prologue(g, units, lane);
+  const int stride = gridDim.x * kStreamWarps;
+  const int K = g.K, nsb = K / 32;
+  for (int u = warp0; u < units; u += stride) {
+    const Unit un = unit_of(g, u);
+    float acc0[R], acc1[R];
+#pragma unroll
+    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = 0.f;
+#pragma unroll 4
+    for (int sb = lane; sb < nsb; sb += 32) {
+      sb_dot<TYPE, R>(un.r0.w, sb, xq, xds, K, acc0);
+      sb_dot<TYPE, R>(un.r1.w, sb, xq, xds, K, acc1);
+    }
+#pragma unroll
+    for (int i = 0; i < R; ++i) {
+      const float v0 = warp_sum(acc0[i]), v1 = warp_sum(acc1[i]);
+      if (lane == 0) store_unit(un, i, v0, v1, g.glu);
     }
   }
 }
@@ -320,15 +418,7 @@ void dispatch_rows(int R, F&& f) {
 
 }  // namespace
 
-void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, float* y, cudaStream_t s, int variant) {
-  if (variant == 0 && R == 1 && t != DType::F32 && K % 8 == 0 && K * 2 <= 48 * 1024) {
-    const unsigned g2 = static_cast<unsigned>((N + 2 * kWarps - 1) / (2 * kWarps));
-    const size_t smem = static_cast<size_t>(K) * 2;
-    if (t == DType::BF16) k_mv16_r1<static_cast<int>(DType::BF16)><<<g2, kWarps * 32, smem, s>>>(static_cast<const uint16_t*>(w), K, N, x, y);
-    else k_mv16_r1<static_cast<int>(DType::F16)><<<g2, kWarps * 32, smem, s>>>(static_cast<const uint16_t*>(w), K, N, x, y);
-    check_launch("matvec_float");
-    return;
-  }
+void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, float* y, cudaStream_t s) {
   const unsigned grid = static_cast<unsigned>((N + kWarps - 1) / kWarps);
   dispatch_rows(R, [&](auto tag_) {
     constexpr int RR = decltype(tag_)::value;
@@ -339,21 +429,57 @@ void matvec_float(DType t, const void* w, int K, int N, const float* x, int R, f
   check_launch("matvec_float");
 }
 
-void matvec_quant(DType t, const void* w, size_t row_bytes, int K, int N, const int8_t* xq, const float2* xds, int R,
-                  float* y, cudaStream_t s) {
-  const unsigned grid = static_cast<unsigned>((N + 2 * kWarps - 1) / (2 * kWarps));
-  const uint8_t* wb = static_cast<const uint8_t*>(w);
+namespace {
+
+// Blocks of one wave: the most that fit on every multiprocessor at once.
+template <typename Kernel>
+int wave_blocks(Kernel k, size_t smem) {
+  int dev = 0, sms = 0, per_sm = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kStreamWarps * 32, smem);
+  return std::max(1, sms * per_sm);
+}
+
+// persistent: at most one wave of blocks, each warp looping over units; else a warp per unit.
+template <typename Kernel, typename... Args>
+void launch_group(Kernel k, int units, size_t smem, bool persistent, cudaStream_t s, bool pdl, Args... args) {
+  const int needed = (units + kStreamWarps - 1) / kStreamWarps;
+  const int blocks = persistent ? std::min(wave_blocks(k, smem), needed) : needed;
+  launch_pdl(k, dim3(static_cast<unsigned>(blocks)), dim3(kStreamWarps * 32), smem, s, pdl, args...);
+}
+
+}  // namespace
+
+bool matvec_group_supported(DType t, int K) {
+  if (t == DType::F16 || t == DType::BF16) return K % 8 == 0 && K * 2 <= 48 * 1024;
+  return dispatch_quant(t, [](auto) {}) && K % 32 == 0;
+}
+
+void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, cudaStream_t s,
+                  bool pdl, int variant) {
+  int rows = 0;
+  for (int i = 0; i < g.count; ++i) rows += g.t[i].n;
+  const int units = g.glu ? g.t[0].n : (rows + 1) / 2;
+  if (g.type == DType::BF16 || g.type == DType::F16) {
+    const size_t smem = static_cast<size_t>(g.K) * 2;
+    auto go = [&](auto kernel) { launch_group(kernel, units, smem, true, s, pdl, g, units, x); };
+    constexpr int kB = static_cast<int>(DType::BF16), kF = static_cast<int>(DType::F16);
+    const bool bf = g.type == DType::BF16;
+    if (variant == 0) bf ? go(k_mv16_group<kB, 4>) : go(k_mv16_group<kF, 4>);
+    else if (variant == 1) bf ? go(k_mv16_group<kB, 8>) : go(k_mv16_group<kF, 8>);
+    else bf ? go(k_mv16_group<kB, 16>) : go(k_mv16_group<kF, 16>);
+    check_launch("matvec_group");
+    return;
+  }
   dispatch_rows(R, [&](auto tag_) {
     constexpr int RR = decltype(tag_)::value;
-    switch (t) {
-      case DType::Q8_0: k_mv_quant<static_cast<int>(DType::Q8_0), RR><<<grid, kWarps * 32, 0, s>>>(wb, row_bytes, K, N, xq, xds, y); break;
-      case DType::Q4_0: k_mv_quant<static_cast<int>(DType::Q4_0), RR><<<grid, kWarps * 32, 0, s>>>(wb, row_bytes, K, N, xq, xds, y); break;
-      case DType::Q4_K: k_mv_quant<static_cast<int>(DType::Q4_K), RR><<<grid, kWarps * 32, 0, s>>>(wb, row_bytes, K, N, xq, xds, y); break;
-      case DType::Q5_K: k_mv_quant<static_cast<int>(DType::Q5_K), RR><<<grid, kWarps * 32, 0, s>>>(wb, row_bytes, K, N, xq, xds, y); break;
-      default: k_mv_quant<static_cast<int>(DType::Q6_K), RR><<<grid, kWarps * 32, 0, s>>>(wb, row_bytes, K, N, xq, xds, y); break;
-    }
+    dispatch_quant(g.type, [&](auto ty_) {
+      constexpr int TY = decltype(ty_)::value;
+      launch_group(k_mvq_group<TY, RR>, units, 0, false, s, pdl, g, units, xq, xds);
+    });
   });
-  check_launch("matvec_quant");
+  check_launch("matvec_group");
 }
 
 }  // namespace mlxr::cuda

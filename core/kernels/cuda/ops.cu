@@ -3,6 +3,7 @@
 // dequant_to_bf16), core/kernels/cpu/cpu_backend.cpp (add, add_row, mul_scalar, gather).
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/kernels/cuda/common.cuh"
 #include "core/kernels/cuda/kernels.h"
@@ -15,6 +16,14 @@ void check_launch(const char* what) {
     std::fprintf(stderr, "mlxr cuda: %s failed: %s\n", what, cudaGetErrorString(e));
     std::abort();
   }
+}
+
+bool pdl_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("MLXR_CUDA_PDL");
+    return !e || std::strcmp(e, "0") != 0;
+  }();
+  return on;
 }
 
 bool device_type_supported(DType t) {
@@ -81,6 +90,8 @@ __global__ void k_convert(const float* x, size_t n, int to_bf16, uint16_t* out) 
 
 // y != null: x += y first (written back), then the norm of the sum.
 __global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out) {
+  pdl_trigger();
+  pdl_wait();
   float* xr = x + static_cast<size_t>(blockIdx.x) * n;
   float* o = out + static_cast<size_t>(blockIdx.x) * n;
   float s = 0.f;
@@ -113,6 +124,8 @@ __global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, 
 // Two tensors (x1: n1 heads, x2: n2 heads per token) share one launch.
 __global__ void k_rope(float* x1, int n1, float* x2, int n2, const int32_t* positions, int head_dim, RopeArgs a,
                        const float* ff) {
+  pdl_trigger();
+  pdl_wait();
   const int nh = n1 + n2;
   const int t = blockIdx.x / nh, h = blockIdx.x % nh;
   float* v = h < n1 ? x1 + (static_cast<size_t>(t) * n1 + h) * head_dim : x2 + (static_cast<size_t>(t) * n2 + h - n1) * head_dim;
@@ -139,6 +152,8 @@ __global__ void k_rope(float* x1, int n1, float* x2, int n2, const int32_t* posi
 }
 
 __global__ void k_swiglu(const float* g, const float* u, float* out, size_t n) {
+  pdl_trigger();
+  pdl_wait();
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i < n) {
     const float x = g[i];
@@ -180,6 +195,8 @@ __global__ void k_scatter_add_scaled(float* dst, const float* src, const int32_t
 
 // One warp per 32 values: d = amax/127, q = round(x/d).
 __global__ void k_quantize_q8(const float* x, size_t n_blocks, int8_t* q, float2* ds) {
+  pdl_trigger();
+  pdl_wait();
   const size_t blk = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (blk >= n_blocks) return;
@@ -232,32 +249,32 @@ void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s) 
 
 void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out, cudaStream_t s) {
   const int threads = n >= 4096 ? 1024 : n >= 1024 ? 256 : n >= 128 ? 128 : 32;
-  k_rms_norm<<<rows, threads, 0, s>>>(const_cast<float*>(x), nullptr, w, eps, n, out);
+  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), const_cast<float*>(x), static_cast<const float*>(nullptr), w, eps, n, out);
   check_launch("rms_norm");
 }
 
 void add_rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, cudaStream_t s) {
   const int threads = n >= 4096 ? 1024 : n >= 1024 ? 256 : n >= 128 ? 128 : 32;
-  k_rms_norm<<<rows, threads, 0, s>>>(x, y, w, eps, n, out);
+  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), x, y, w, eps, n, out);
   check_launch("add_rms_norm");
 }
 
 void rope(float* x, const int32_t* positions, int T, int n_heads, int head_dim, const RopeArgs& a, const float* ff,
           cudaStream_t s) {
   const int threads = a.n_dims / 2 >= 64 ? 64 : 32;
-  k_rope<<<T * n_heads, threads, 0, s>>>(x, n_heads, nullptr, 0, positions, head_dim, a, ff);
+  launch_pdl(k_rope, dim3(T * n_heads), dim3(threads), 0, s, pdl_enabled(), x, n_heads, static_cast<float*>(nullptr), 0, positions, head_dim, a, ff);
   check_launch("rope");
 }
 
 void rope2(float* x1, int n1, float* x2, int n2, const int32_t* positions, int T, int head_dim, const RopeArgs& a,
            const float* ff, cudaStream_t s) {
   const int threads = a.n_dims / 2 >= 64 ? 64 : 32;
-  k_rope<<<T * (n1 + n2), threads, 0, s>>>(x1, n1, x2, n2, positions, head_dim, a, ff);
+  launch_pdl(k_rope, dim3(T * (n1 + n2)), dim3(threads), 0, s, pdl_enabled(), x1, n1, x2, n2, positions, head_dim, a, ff);
   check_launch("rope2");
 }
 
 void swiglu(const float* g, const float* u, float* out, size_t n, cudaStream_t s) {
-  k_swiglu<<<blocks_for(n, 256), 256, 0, s>>>(g, u, out, n);
+  launch_pdl(k_swiglu, dim3(blocks_for(n, 256)), dim3(256), 0, s, pdl_enabled(), g, u, out, n);
   check_launch("swiglu");
 }
 void gelu_mul(const float* g, const float* u, float* out, size_t n, cudaStream_t s) {
@@ -288,7 +305,7 @@ void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const
 
 void quantize_q8(const float* x, int rows, int K, int8_t* q, float2* ds, cudaStream_t s) {
   const size_t nb = static_cast<size_t>(rows) * (K / 32);
-  k_quantize_q8<<<blocks_for(nb * 32, 256), 256, 0, s>>>(x, nb, q, ds);
+  launch_pdl(k_quantize_q8, dim3(blocks_for(nb * 32, 256)), dim3(256), 0, s, pdl_enabled(), x, nb, q, ds);
   check_launch("quantize_q8");
 }
 
