@@ -2,6 +2,8 @@
 // against matmul_reference: x rounded through the CPU's activation format, W dequantised,
 // products summed in double. Tolerances: float weights see only summation order; quantized
 // weights also see the GPU's own activation quantization (int8 per 32 values) or bf16 rounding.
+#include <array>
+
 #include "core/kernels/cpu/matmul.h"
 #include "core/quant/quant.h"
 #include "tests/gpu/gpu_test_util.h"
@@ -53,28 +55,33 @@ TEST(GpuMatmul, GroupedMatvecsAndFusedSwiglu) {
   gputest::Pair p;
   ASSERT_TRUE(p.gpu);
   std::mt19937 rng(11);
+  const int K = 512;
   for (DType t : {DType::BF16, DType::F16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
-    const int K = 512;
+    const bool quant = dtype_info(t).quantized;
     for (int rows : {1, 3}) {
-      if (!dtype_info(t).quantized && rows > 1) continue;
-      std::vector<uint8_t> s0, s1, s2;
-      const int ns[3] = {257, 63, 63};  // odd heights: a unit of two rows straddles weights
-      TensorView w[3] = {gputest::random_weight(t, K, ns[0], rng, s0), gputest::random_weight(t, K, ns[1], rng, s1),
-                         gputest::random_weight(t, K, ns[2], rng, s2)};
+      if (!quant && rows > 1) continue;
       auto x = random_vec(static_cast<size_t>(rows) * K, rng);
       float* dx = put(*p.gpu, x);
-      std::vector<float*> dy;
-      for (int i = 0; i < 3; ++i) {
-        auto dw = p.gpu->upload(w[i]);
-        ASSERT_TRUE(dw) << dw.error();
-        dy.push_back(*p.gpu->alloc(static_cast<size_t>(rows) * ns[i]));
-        p.gpu->matmul(*dw, dx, rows, dy[i]);
-      }
-      for (int i = 0; i < 3; ++i) {
-        std::vector<float> ref(static_cast<size_t>(rows) * ns[i]);
-        matmul_reference(w[i], x.data(), rows, ref.data());
-        const double tol = dtype_info(t).quantized ? 1.2e-2 : 1e-5;
-        EXPECT_LT(rel_err(get(*p.gpu, dy[i], ref.size()), ref), tol) << dtype_name(t) << " rows=" << rows << " weight " << i;
+      // Odd heights, so a unit of two rows straddles weights; the small set runs a row per warp
+      // (too few rows to fill the GPU two at a time), the large one two rows per warp.
+      for (const auto& ns : {std::array<int, 3>{257, 63, 63}, std::array<int, 3>{8193, 511, 511}}) {
+        std::vector<uint8_t> store[3];
+        TensorView w[3];
+        std::vector<float*> dy;
+        for (int i = 0; i < 3; ++i) {
+          w[i] = gputest::random_weight(t, K, ns[i], rng, store[i]);
+          auto dw = p.gpu->upload(w[i]);
+          ASSERT_TRUE(dw) << dw.error();
+          dy.push_back(*p.gpu->alloc(static_cast<size_t>(rows) * ns[i]));
+          p.gpu->matmul(*dw, dx, rows, dy[i]);
+        }
+        for (int i = 0; i < 3; ++i) {
+          std::vector<float> ref(static_cast<size_t>(rows) * ns[i]);
+          matmul_reference(w[i], x.data(), rows, ref.data());
+          EXPECT_LT(rel_err(get(*p.gpu, dy[i], ref.size()), ref), quant ? 1.2e-2 : 1e-5)
+              << dtype_name(t) << " rows=" << rows << " weight " << i << " of " << ns[i];
+          p.gpu->free(dy[i]);
+        }
       }
       // gate/up + swiglu in place on gate, as the Llama model calls it.
       std::vector<uint8_t> sg, su;
@@ -94,10 +101,9 @@ TEST(GpuMatmul, GroupedMatvecsAndFusedSwiglu) {
       matmul_reference(wg, x.data(), rows, rg.data());
       matmul_reference(wu, x.data(), rows, ru.data());
       p.cpu.swiglu(rg.data(), ru.data(), rs.data(), n);
-      const double tol = dtype_info(t).quantized ? 1.5e-2 : 1e-5;
+      const double tol = quant ? 1.5e-2 : 1e-5;
       EXPECT_LT(rel_err(get(*p.gpu, gate, n), rs), tol) << dtype_name(t) << " swiglu rows=" << rows;
       EXPECT_LT(rel_err(get(*p.gpu, up, n), ru), tol) << dtype_name(t) << " up rows=" << rows;
-      for (float* d : dy) p.gpu->free(d);
       p.gpu->free(gate);
       p.gpu->free(up);
       p.gpu->free(dx);

@@ -292,7 +292,14 @@ struct Unit {
   int glu_index;  // >= 0: output index of the fused SwiGLU
 };
 
+// ROWS 1: one row per unit (no SwiGLU), for tall-K weights with too few rows to fill the GPU
+// two at a time.
+template <int ROWS>
 __device__ __forceinline__ Unit unit_of(const MatvecGroup& g, int u) {
+  if (ROWS == 1) {
+    const UnitRow r0 = group_row(g, u);
+    return Unit{r0, UnitRow{r0.w, nullptr, 0}, -1};
+  }
   if (g.glu) {
     const UnitRow r0{static_cast<const uint8_t*>(g.t[0].w) + static_cast<size_t>(u) * g.t[0].row_bytes, g.t[0].y + u, g.t[0].n};
     const UnitRow r1{static_cast<const uint8_t*>(g.t[1].w) + static_cast<size_t>(u) * g.t[1].row_bytes, g.t[1].y + u, g.t[1].n};
@@ -321,21 +328,22 @@ constexpr int kStreamWarps = 8;
 
 // Lets the next kernel launch, prefetches this warp's first unit, waits for the previous
 // kernel; returns the warp's first unit.
+template <int ROWS>
 __device__ __forceinline__ int group_prologue(const MatvecGroup& g, int units, int lane) {
   const int warp0 = blockIdx.x * kStreamWarps + (threadIdx.x >> 5);
   pdl_trigger();
-  if (warp0 < units) prefetch_unit(unit_of(g, warp0), g.t[0].row_bytes, lane);
+  if (warp0 < units) prefetch_unit(unit_of<ROWS>(g, warp0), g.t[0].row_bytes, lane);
   pdl_wait();
   return warp0;
 }
 
 // 16-bit weights, one activation row, x rounded to the weight type into shared memory once
 // per block. DEPTH 16-byte loads per row are in flight per lane.
-template <int TYPE, int DEPTH>
+template <int TYPE, int DEPTH, int ROWS>
 __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g, int units, const float* __restrict__ x) {
   extern __shared__ uint4 xs4[];
   const int lane = threadIdx.x & 31;
-  const int warp0 = group_prologue(g, units, lane);
+  const int warp0 = group_prologue<ROWS>(g, units, lane);
   const int stride = gridDim.x * kStreamWarps;
   uint16_t* xs = reinterpret_cast<uint16_t*>(xs4);
   for (int i = threadIdx.x; i < g.K; i += blockDim.x) {
@@ -345,7 +353,7 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g,
   __syncthreads();
   const int C = g.K / 8;
   for (int u = warp0; u < units; u += stride) {
-    const Unit un = unit_of(g, u);
+    const Unit un = unit_of<ROWS>(g, u);
     const uint4* w0 = reinterpret_cast<const uint4*>(un.r0.w);
     const uint4* w1 = reinterpret_cast<const uint4*>(un.r1.w);
     float a0 = 0.f, a1 = 0.f;
@@ -356,7 +364,7 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g,
         const int c = c0 + 32 * d;
         if (c < C) {
           p[d] = ld_stream(w0 + c);
-          q[d] = ld_stream(w1 + c);
+          if (ROWS == 2) q[d] = ld_stream(w1 + c);
         }
       }
 #pragma unroll
@@ -365,38 +373,38 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g,
         if (c < C) {
           const uint4 xv = xs4[c];
           a0 += dot8<TYPE>(p[d], xv);
-          a1 += dot8<TYPE>(q[d], xv);
+          if (ROWS == 2) a1 += dot8<TYPE>(q[d], xv);
         }
       }
     }
     a0 = warp_sum(a0);
-    a1 = warp_sum(a1);
+    if (ROWS == 2) a1 = warp_sum(a1);
     if (lane == 0) store_unit(un, 0, a0, a1, g.glu);
   }
 }
 
 // Quantized weights, R activation rows (int8 per 32 values): one 32-value sub-block per lane
 // at a time.
-template <int TYPE, int R>
+template <int TYPE, int R, int ROWS>
 __global__ __launch_bounds__(kStreamWarps * 32) void k_mvq_group(MatvecGroup g, int units, const int8_t* __restrict__ xq,
                                                                  const float2* __restrict__ xds) {
   const int lane = threadIdx.x & 31;
-  const int warp0 = group_prologue(g, units, lane);
+  const int warp0 = group_prologue<ROWS>(g, units, lane);
   const int stride = gridDim.x * kStreamWarps;
   const int K = g.K, nsb = K / 32;
   for (int u = warp0; u < units; u += stride) {
-    const Unit un = unit_of(g, u);
+    const Unit un = unit_of<ROWS>(g, u);
     float acc0[R], acc1[R];
 #pragma unroll
     for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = 0.f;
 #pragma unroll 4
     for (int sb = lane; sb < nsb; sb += 32) {
       sb_dot<TYPE, R>(un.r0.w, sb, xq, xds, K, acc0);
-      sb_dot<TYPE, R>(un.r1.w, sb, xq, xds, K, acc1);
+      if (ROWS == 2) sb_dot<TYPE, R>(un.r1.w, sb, xq, xds, K, acc1);
     }
 #pragma unroll
     for (int i = 0; i < R; ++i) {
-      const float v0 = warp_sum(acc0[i]), v1 = warp_sum(acc1[i]);
+      const float v0 = warp_sum(acc0[i]), v1 = ROWS == 2 ? warp_sum(acc1[i]) : 0.f;
       if (lane == 0) store_unit(un, i, v0, v1, g.glu);
     }
   }
@@ -460,23 +468,37 @@ void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const 
                   bool pdl, int variant) {
   int rows = 0;
   for (int i = 0; i < g.count; ++i) rows += g.t[i].n;
-  const int units = g.glu ? g.t[0].n : (rows + 1) / 2;
+  int dev = 0, sms = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  // Fewer than 16 two-row warps per multiprocessor (e.g. 4096 rows of K = 14336): a row per warp.
+  const bool one_row = R == 1 && !g.glu && (rows + 1) / 2 < 16 * sms;
+  const int units = g.glu ? g.t[0].n : one_row ? rows : (rows + 1) / 2;
   if (g.type == DType::BF16 || g.type == DType::F16) {
     const size_t smem = static_cast<size_t>(g.K) * 2;
-    auto go = [&](auto kernel) { launch_group(kernel, units, smem, true, s, pdl, g, units, x); };
-    constexpr int kB = static_cast<int>(DType::BF16), kF = static_cast<int>(DType::F16);
-    const bool bf = g.type == DType::BF16;
-    if (variant == 0) bf ? go(k_mv16_group<kB, 4>) : go(k_mv16_group<kF, 4>);
-    else if (variant == 1) bf ? go(k_mv16_group<kB, 8>) : go(k_mv16_group<kF, 8>);
-    else bf ? go(k_mv16_group<kB, 16>) : go(k_mv16_group<kF, 16>);
+    auto go = [&](auto depth_, auto rows_) {
+      constexpr int D = decltype(depth_)::value, W = decltype(rows_)::value;
+      if (g.type == DType::BF16) launch_group(k_mv16_group<static_cast<int>(DType::BF16), D, W>, units, smem, true, s, pdl, g, units, x);
+      else launch_group(k_mv16_group<static_cast<int>(DType::F16), D, W>, units, smem, true, s, pdl, g, units, x);
+    };
+    auto by_depth = [&](auto rows_) {
+      if (variant == 0) go(std::integral_constant<int, 4>{}, rows_);
+      else if (variant == 1) go(std::integral_constant<int, 8>{}, rows_);
+      else go(std::integral_constant<int, 16>{}, rows_);
+    };
+    one_row ? by_depth(std::integral_constant<int, 1>{}) : by_depth(std::integral_constant<int, 2>{});
     check_launch("matvec_group");
     return;
   }
-  dispatch_rows(R, [&](auto tag_) {
-    constexpr int RR = decltype(tag_)::value;
-    dispatch_quant(g.type, [&](auto ty_) {
-      constexpr int TY = decltype(ty_)::value;
-      launch_group(k_mvq_group<TY, RR>, units, 0, false, s, pdl, g, units, xq, xds);
+  dispatch_quant(g.type, [&](auto ty_) {
+    constexpr int TY = decltype(ty_)::value;
+    if (one_row) {
+      launch_group(k_mvq_group<TY, 1, 1>, units, 0, false, s, pdl, g, units, xq, xds);
+      return;
+    }
+    dispatch_rows(R, [&](auto tag_) {
+      constexpr int RR = decltype(tag_)::value;
+      launch_group(k_mvq_group<TY, RR, 2>, units, 0, false, s, pdl, g, units, xq, xds);
     });
   });
   check_launch("matvec_group");
