@@ -111,5 +111,41 @@ TEST(GpuMatmul, GroupedMatvecsAndFusedSwiglu) {
   }
 }
 
+// A norm followed by a quantized matvec of its output writes the int8 activations itself (no
+// separate quantize pass); with a residual add held before it as well. Against the CPU backend.
+TEST(GpuMatmul, NormFusedIntoQuantizedMatvec) {
+  MLXR_REQUIRE_GPU();
+  gputest::Pair p;
+  ASSERT_TRUE(p.gpu);
+  std::mt19937 rng(5);
+  const int K = 768, N = 301;
+  for (DType t : {DType::Q8_0, DType::Q4_K}) {
+    for (int rows : {1, 5}) {
+      std::vector<uint8_t> store;
+      const TensorView tv = gputest::random_weight(t, K, N, rng, store);
+      auto x = random_vec(static_cast<size_t>(rows) * K, rng), r = random_vec(x.size(), rng);
+      auto nw = random_vec(K, rng);
+      std::vector<std::vector<float>> outs;
+      for (Backend* be : {static_cast<Backend*>(&p.cpu), p.gpu.get()}) {
+        auto dw = be->upload(tv);
+        ASSERT_TRUE(dw) << dw.error();
+        float* dx = put(*be, x);
+        float* dr = put(*be, r);
+        float* dn = put(*be, nw);
+        float* h = *be->alloc(x.size());
+        float* y = *be->alloc(static_cast<size_t>(rows) * N);
+        be->add(dx, dr, x.size());
+        be->rms_norm(dx, dn, 1e-5f, rows, K, h);
+        be->matmul(*dw, h, rows, y);
+        outs.push_back(get(*be, y, static_cast<size_t>(rows) * N));
+        outs.push_back(get(*be, dx, x.size()));
+        for (float* ptr : {dx, dr, dn, h, y}) be->free(ptr);
+      }
+      EXPECT_LT(rel_err(outs[2], outs[0]), 1.2e-2) << dtype_name(t) << " rows=" << rows;
+      EXPECT_LT(rel_err(outs[3], outs[1]), 1e-6) << dtype_name(t) << " residual rows=" << rows;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace mlxr

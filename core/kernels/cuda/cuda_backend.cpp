@@ -141,13 +141,25 @@ class CudaBackend final : public Backend {
     const float* x = nullptr;
     int rows = 0;
   } held_mv_;
+  // A norm is held until the next op: when that is a quantized matvec of its output, the norm
+  // writes the matvec's int8 activations too (no separate quantize pass).
+  struct HeldNorm {
+    float* x = nullptr;
+    const float* y = nullptr;  // residual added to x first, or null
+    const float* w = nullptr;
+    float eps = 0;
+    int rows = 0, n = 0;
+    float* out = nullptr;
+  } held_norm_;
   void settle_add();
   void settle_rope();
   void settle_matvec();
+  void settle_norm(int8_t* q = nullptr, float2* ds = nullptr);
   // Holds a decode matvec, joining the held group when it can.
   void hold_matvec(const TensorView& w, const float* x, int rows, float* y);
   void settle() {
     settle_matvec();
+    settle_norm();
     settle_rope();
     settle_add();
   }
@@ -600,18 +612,24 @@ void CudaBackend::get_rows(const TensorView& table, float* out) {
 void CudaBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {
   settle_matvec();
   settle_rope();
+  settle_norm();
+  HeldNorm h{const_cast<float*>(x), nullptr, w, eps, rows, n, out};
   if (held_add_.x == x && held_add_.n == static_cast<size_t>(rows) * n) {
-    float* xa = held_add_.x;
-    const float* ya = held_add_.y;
+    h.y = held_add_.y;
     held_add_ = HeldAdd{};
-    sig(21, xa, ya, w, eps, rows, n, out);
-    enqueue([=, this] { cuda::add_rms_norm(xa, ya, w, eps, rows, n, out, st_); });
   } else {
     settle_add();
-    sig(2, x, w, eps, rows, n, out);
-    enqueue([=, this] { cuda::rms_norm(x, w, eps, rows, n, out, st_); });
   }
+  held_norm_ = h;
   wrote(out, static_cast<size_t>(rows) * n * 4);
+}
+
+void CudaBackend::settle_norm(int8_t* q, float2* ds) {
+  if (!held_norm_.x) return;
+  const HeldNorm h = held_norm_;
+  held_norm_ = HeldNorm{};
+  sig(2, h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q);
+  enqueue([=, this] { cuda::rms_norm(h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q, ds, st_); });
 }
 
 void CudaBackend::settle_add() {
@@ -658,12 +676,18 @@ void CudaBackend::hold_matvec(const TensorView& w, const float* x, int rows, flo
       void* buf = ensure(q8_, qbytes);
       int8_t* xq = static_cast<int8_t*>(buf);
       float2* xds = reinterpret_cast<float2*>(xq + ((static_cast<size_t>(rows) * K + 15) & ~size_t(15)));
-      sig(4, x, rows, K, buf);
-      enqueue([=, this] { cuda::quantize_q8(x, rows, K, xq, xds, st_); });
+      if (held_norm_.out == x && held_norm_.rows == rows && held_norm_.n == K) {
+        settle_norm(xq, xds);
+      } else {
+        settle_norm();
+        sig(4, x, rows, K, buf);
+        enqueue([=, this] { cuda::quantize_q8(x, rows, K, xq, xds, st_); });
+      }
       q8_src_ = x;
       q8_bytes_ = xbytes;
     }
   }
+  settle_norm();
   h.g.t[h.g.count++] = cuda::MatvecTarget{w.data, w.row_size(), N, y};
   wrote(y, ybytes);
 }
@@ -710,7 +734,7 @@ void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y
     hold_matvec(w, x, rows, y);
     return;
   }
-  settle_matvec();
+  settle();
   if (rows == 1 && is_float) {  // F32 weights, or rows too long to stage in shared memory
     sig(3, wd, x, y, K, N);
     enqueue([=, this] { cuda::matvec_float(t, wd, K, N, x, 1, y, st_); });
@@ -857,6 +881,7 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
   }
   a.theta_scale = std::pow(p.theta, -2.0f / p.n_dims);
   settle_matvec();
+  settle_norm();
   settle_add();
   const int T = T_;
   const int32_t* pos = d_pos_;

@@ -30,9 +30,10 @@ void dequant_to_bf16(DType t, const void* w, size_t row_bytes, int64_t ne0, int6
 // x (n floats) -> F16 or BF16, round to nearest even.
 void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s);
 
-void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out, cudaStream_t s);
-// x += y, then out = rms_norm(x) * w, in one pass (the residual add before a norm).
-void add_rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, cudaStream_t s);
+// out = rms_norm(x) * w. y != null: x += y first, in the same pass (the residual add before a
+// norm). q != null (n % 32 == 0): out is also quantized as quantize_q8 does, into q and ds.
+void rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, int8_t* q, float2* ds,
+              cudaStream_t s);
 
 struct RopeArgs {
   int neox = 0;

@@ -88,8 +88,20 @@ __global__ void k_convert(const float* x, size_t n, int to_bf16, uint16_t* out) 
   if (i < n) out[i] = to_bf16 ? f2bf(x[i]) : f2h(x[i]);
 }
 
-// y != null: x += y first (written back), then the norm of the sum.
-__global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out) {
+// One 32-value block held by a warp (v: this lane's value) -> int8 and (d, d*sum), the
+// activation format of the quantized matvec.
+__device__ __forceinline__ void q8_block(float v, int8_t* q, float2* ds) {
+  const float amax = warp_max(fabsf(v));
+  const float d = amax / 127.0f;
+  const int qi = d == 0.0f ? 0 : __float2int_rn(v / d);
+  *q = static_cast<int8_t>(qi);
+  const float sum = warp_sum(static_cast<float>(qi));
+  if ((threadIdx.x & 31) == 0) *ds = make_float2(d, d * sum);
+}
+
+// y != null: x += y first (written back), then the norm of the sum. q != null (n % 32 == 0):
+// the output is also quantized for the next quantized matvec; each warp holds whole blocks.
+__global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out, int8_t* q, float2* ds) {
   pdl_trigger();
   pdl_wait();
   float* xr = x + static_cast<size_t>(blockIdx.x) * n;
@@ -116,7 +128,14 @@ __global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, 
   }
   __syncthreads();
   const float scale = 1.0f / sqrtf(part[0] / n + eps);
-  for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
+    o[i] = v;
+    if (q) {
+      const size_t at = static_cast<size_t>(blockIdx.x) * n + i;
+      q8_block(v, q + at, ds + at / 32);
+    }
+  }
 }
 
 // One block per (token, head); one thread per rotated pair. The angle is built by repeated
@@ -200,13 +219,7 @@ __global__ void k_quantize_q8(const float* x, size_t n_blocks, int8_t* q, float2
   const size_t blk = (blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x) >> 5;
   const int lane = threadIdx.x & 31;
   if (blk >= n_blocks) return;
-  const float v = x[blk * 32 + lane];
-  const float amax = warp_max(fabsf(v));
-  const float d = amax / 127.0f;
-  const int qi = d == 0.0f ? 0 : __float2int_rn(v / d);
-  q[blk * 32 + lane] = static_cast<int8_t>(qi);
-  const float sum = warp_sum(static_cast<float>(qi));
-  if (lane == 0) ds[blk] = make_float2(d, d * sum);
+  q8_block(x[blk * 32 + lane], q + blk * 32 + lane, ds + blk);
 }
 
 }  // namespace
@@ -247,16 +260,11 @@ void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s) 
   check_launch("convert_f32");
 }
 
-void rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out, cudaStream_t s) {
+void rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, int8_t* q, float2* ds,
+              cudaStream_t s) {
   const int threads = n >= 4096 ? 1024 : n >= 1024 ? 256 : n >= 128 ? 128 : 32;
-  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), const_cast<float*>(x), static_cast<const float*>(nullptr), w, eps, n, out);
+  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), x, y, w, eps, n, out, q, ds);
   check_launch("rms_norm");
-}
-
-void add_rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, cudaStream_t s) {
-  const int threads = n >= 4096 ? 1024 : n >= 1024 ? 256 : n >= 128 ? 128 : 32;
-  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), x, y, w, eps, n, out);
-  check_launch("add_rms_norm");
 }
 
 void rope(float* x, const int32_t* positions, int T, int n_heads, int head_dim, const RopeArgs& a, const float* ff,
