@@ -137,6 +137,65 @@ double time_op(Backend& be, int reps, F&& f) {
   return (now_s() - t0) / reps;
 }
 
+// Attention kernels alone (llama3-8b shape: 32 heads, 8 KV heads, hd 128, F16 cache in blocks
+// of 16), through the Backend interface. variant "legacy" sets MLXR_CUDA_ATTN=legacy (the
+// previous kernels). Rows: causal prefill of 2048 tokens; a 512-token chunk after a 3584-token
+// prefix; decode of 64 sequences at context 513, 8 at 2048 and 1 at 4096 (GB/s of K+V read).
+void attention_rows(const char* variant) {
+  if (*variant) setenv("MLXR_CUDA_ATTN", variant, 1);
+  auto bep = make_cuda_backend(0);
+  unsetenv("MLXR_CUDA_ATTN");
+  if (!bep) std::exit(1);
+  Backend& be = **bep;
+  const int n_head = 32, n_kv = 8, hd = 128;
+  KVLayout kv{1, 4608, 16, n_kv, hd, DType::F16};
+  if (!be.init_kv(kv)) std::exit(1);
+  const std::string tag = std::string("F16kv") + (*variant ? " " + std::string(variant) : "");
+  struct Shape {
+    int S, ctx, new_tokens;  // sequences, context after the step, tokens of the step per sequence
+  };
+  for (const Shape sh : {Shape{1, 2048, 2048}, Shape{1, 4096, 512}, Shape{64, 513, 1}, Shape{8, 2048, 1}, Shape{1, 4096, 1}}) {
+    Batch b;
+    const int blocks = (sh.ctx + 15) / 16;
+    for (int s2 = 0; s2 < sh.S; ++s2) {
+      std::vector<int32_t> tb;
+      for (int i = 0; i < blocks; ++i) tb.push_back((s2 * blocks + i) % 4608);
+      b.block_tables.push_back(tb);
+      b.seq_lens.push_back(sh.ctx);
+      for (int p = sh.ctx - sh.new_tokens; p < sh.ctx; ++p) {
+        b.tokens.push_back(0);
+        b.positions.push_back(p);
+        b.seq_of.push_back(s2);
+      }
+    }
+    b.output_rows = {0};
+    if (!be.set_batch(b)) std::exit(1);
+    const int T = b.n_tokens();
+    std::vector<float> qh(size_t(T) * n_head * hd);
+    for (size_t i = 0; i < qh.size(); ++i) qh[i] = 0.001f * float((i * 31) % 1000) - 0.5f;
+    float* q = *be.alloc(qh.size());
+    float* k = *be.alloc(size_t(T) * n_kv * hd);
+    float* o = *be.alloc(qh.size());
+    be.from_host(q, qh.data(), qh.size());
+    be.from_host(k, qh.data(), size_t(T) * n_kv * hd);
+    be.kv_store(0, k, k);  // the rest of the context holds whatever the arena held (finite: zeroed or earlier rows)
+    const double ta = time_op(be, 20, [&] { be.attention(0, q, n_head, 0.088f, 0, o); });
+    if (sh.new_tokens > 1) {
+      // Causal FLOPs: QKᵀ and PV over the keys each query sees.
+      double pairs = 0;
+      for (int p = sh.ctx - sh.new_tokens; p < sh.ctx; ++p) pairs += p + 1;
+      const double flops = 2.0 * 2 * pairs * hd * n_head * sh.S;
+      report("attention prefill " + std::to_string(sh.new_tokens) + "@" + std::to_string(sh.ctx) + " TFLOP/s", tag,
+             flops / ta / 1e12, "TFLOP/s", std::to_string(ta * 1e3).substr(0, 5) + " ms per layer");
+    } else {
+      const double bytes = double(sh.S) * sh.ctx * n_kv * hd * 2 * 2;
+      report("attention decode " + std::to_string(sh.S) + "x" + std::to_string(sh.ctx) + " GB/s", tag, bytes / ta / 1e9,
+             "GB/s", std::to_string(ta * 1e6).substr(0, 6) + " us per layer");
+    }
+    for (float* p2 : {q, k, o}) be.free(p2);
+  }
+}
+
 void micro(double bw) {
   std::printf("== kernels ==\n");
   auto bep = make_cuda_backend(0);
@@ -182,43 +241,8 @@ void micro(double bw) {
     be.free(x);
     be.free(y);
   }
-  // Attention: prefill of 2048 tokens (32 heads, 8 KV heads, hd 128) and decode of 64 x 512.
-  const int n_head = 32, hd = 128;
-  for (int mode = 0; mode < 2; ++mode) {
-    Batch b;
-    const int S = mode == 0 ? 1 : 64, T = mode == 0 ? 2048 : 64;
-    for (int s2 = 0; s2 < S; ++s2) {
-      std::vector<int32_t> tb;
-      for (int i = 0; i < 128; ++i) tb.push_back(s2 * 70 + i % 70);
-      if (mode == 0) { tb.clear(); for (int i = 0; i < 128; ++i) tb.push_back(i); }
-      b.block_tables.push_back(tb);
-      b.seq_lens.push_back(mode == 0 ? T : 513);
-    }
-    for (int t = 0; t < T; ++t) {
-      b.tokens.push_back(0);
-      b.positions.push_back(mode == 0 ? t : 512);
-      b.seq_of.push_back(mode == 0 ? 0 : t);
-    }
-    b.output_rows = {0};
-    if (!be.set_batch(b)) std::exit(1);
-    std::vector<float> qh(size_t(T) * n_head * hd);
-    for (size_t i = 0; i < qh.size(); ++i) qh[i] = 0.001f * float((i * 31) % 1000) - 0.5f;
-    float* q = *be.alloc(qh.size());
-    float* k = *be.alloc(size_t(T) * 8 * hd);
-    float* o = *be.alloc(qh.size());
-    be.from_host(q, qh.data(), qh.size());
-    be.from_host(k, qh.data(), size_t(T) * 8 * hd);
-    be.kv_store(0, k, k);
-    const double ta = time_op(be, 10, [&] { be.attention(0, q, n_head, 0.088f, 0, o); });
-    if (mode == 0) {
-      report("attention prefill 2048 TFLOP/s", "F16kv", 2.0 * 2 * 2048.0 * 2049 / 2 * hd * n_head / ta / 1e12, "TFLOP/s",
-             std::to_string(ta * 1e3).substr(0, 5) + " ms per layer");
-    } else {
-      const double bytes = 64.0 * 513 * 8 * hd * 2 * 2;
-      report("attention decode 64x513 GB/s", "F16kv", bytes / ta / 1e9, "GB/s", std::to_string(ta * 1e6).substr(0, 6) + " us per layer");
-    }
-    for (float* p2 : {q, k, o}) be.free(p2);
-  }
+  attention_rows("");
+  attention_rows("legacy");
 }
 
 void bench_type(DType t, double bw, bool quick, bool engine) {

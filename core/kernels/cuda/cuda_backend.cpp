@@ -942,13 +942,12 @@ void CudaBackend::attention(int layer, const float* q, int n_head, float scale, 
     sig(17, layer, q, n_head, scale, window, out, tiles, nt, a.tables, a.stride);
     enqueue([=, this] { cuda::attention_tiled(a, tiles, nt, q, n_head, scale, window, out, st_); });
   } else {
-    // Enough splits for four blocks per multiprocessor, each at least 64 keys; the bound follows the
-    // bucketed table stride so repeated decode steps keep the same launch shape.
+    // Splits of the key range: cuda::attention_splits; the bound follows the bucketed table stride
+    // so repeated decode steps keep the same launch shape.
     const int group_chunks = (n_head / kv_.n_kv_heads + 7) / 8;
     const int blocks = T * kv_.n_kv_heads * group_chunks;
     const int max_keys = std::min(stride_ * kv_.block_size, window > 0 ? window : 1 << 30);
-    int nsplit = std::max(1, (4 * num_sms_ + blocks - 1) / blocks);
-    nsplit = std::min(nsplit, std::max(1, max_keys / 64));
+    const int nsplit = cuda::attention_splits(kv_.dtype, kv_.head_dim, blocks, max_keys, num_sms_);
     float* ws_o = nullptr;
     float* ws_ml = nullptr;
     if (nsplit > 1) {

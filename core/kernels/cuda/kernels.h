@@ -107,13 +107,20 @@ struct KVArgs {
 void kv_store(const KVArgs& kv, const float* k, const float* v, int T, cudaStream_t s);
 
 // Split-KV (flash-decoding) attention: every token attends over its own range, any T, any hd
-// <= 256, any cache type. ws_o (T*n_head*nsplit*hd) and ws_ml (T*n_head*nsplit*2) when nsplit > 1.
+// <= 256, any cache type (F16/BF16 with hd 64/128 on the tensor cores). ws_o
+// (T*n_head*nsplit*hd) and ws_ml (T*n_head*nsplit*2) when nsplit > 1.
 void attention_split(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window,
                      int nsplit, float* ws_o, float* ws_ml, float* out, cudaStream_t s);
-// Tiled prefill attention on the tensor cores (mma.sync): tiles of up to 64 consecutive tokens
-// of one sequence; tile i is tiles[5i..5i+5) = {t0, n_rows, seq, min_pos, max_pos}.
-constexpr int kAttnTileRows = 64;
-void attention_init();  // once per device, before any launch (raises shared-memory limits)
+// How many splits attention_split should use: blocks = T * n_kv * ceil(group / 8), max_keys the
+// most keys one token can see (bucketed table stride x block size, or the window).
+int attention_splits(DType kv, int hd, int blocks, int max_keys, int num_sms);
+// Tiled prefill attention on the tensor cores (mma.sync): tiles of up to kAttnTileRows
+// consecutive tokens of one sequence; tile i is tiles[5i..5i+5) = {t0, n_rows, seq, min_pos,
+// max_pos}. Rows may sit at any positions (each row has its own causal/window mask).
+constexpr int kAttnTileRows = 128;
+// Once per device, before any launch: raises shared-memory limits, and reads MLXR_CUDA_ATTN
+// (=legacy: the previous, slower kernels, kept for comparison).
+void attention_init();
 bool attention_tiled_supported(DType kv, int hd);
 void attention_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const float* q, int n_head,
                      float scale, int window, float* out, cudaStream_t s);
