@@ -22,3 +22,11 @@ grep -E "^\[  (PASSED|FAILED|SKIPPED)|Failure|error:|rel_err|Expected|Which is|a
 t2=$(date +%s)
 MLXR_CUDA_TUNE_LOG=1 timeout 280 ./build-gpu/tests/mlxr_bench_gpu "$TYPES" "$@" 2>&1 | tee "$OUT/bench.log"
 echo "bench: $(( $(date +%s) - t2 )) s"
+# 64 requests (prompt 512, 256 generated, greedy) through the serving engine on a BF16 GGUF
+# written by `mlxr synth` (16 GB; about 30 s on 16 cores).
+t3=$(date +%s)
+MODEL=${MLXR_BENCH_MODEL:-/tmp/mlxr-llama3-8b-bf16.gguf}
+[ -f "$MODEL" ] || ./build-gpu/cli/mlxr synth --preset llama3-8b --type bf16 -o "$MODEL" --quiet
+timeout 300 ./build-gpu/cli/mlxr bench -m "$MODEL" --concurrency 64 -p 512 -n 256 --device cuda --batch-tokens 2048 \
+  --no-baseline 2>&1 | tee "$OUT/engine.log"
+echo "engine: $(( $(date +%s) - t3 )) s"
