@@ -48,17 +48,19 @@ Status Sampler::validate(const SamplingParams& p) {
 }
 
 SampleResult Sampler::sample(const float* logits, int n_vocab, std::span<const int32_t> history) {
-  work_.assign(logits, logits + n_vocab);
-  float* l = work_.data();
-
+  // The logits are copied only when penalties change them (a 128K vocabulary is 0.5 MB a token).
+  const float* l = logits;
   const bool penalize = p_.repeat_penalty != 1.0f || p_.frequency_penalty != 0.0f || p_.presence_penalty != 0.0f;
   if (penalize && !history.empty()) {
+    work_.assign(logits, logits + n_vocab);
+    float* pl = work_.data();
+    l = pl;
     const size_t window = p_.repeat_last_n < 0 ? history.size() : std::min<size_t>(history.size(), static_cast<size_t>(p_.repeat_last_n));
     std::unordered_map<int32_t, int> counts;
     for (size_t i = history.size() - window; i < history.size(); ++i) ++counts[history[i]];
     for (const auto& [tok, cnt] : counts) {
       if (tok < 0 || tok >= n_vocab) continue;
-      float& x = l[tok];
+      float& x = pl[tok];
       x = x > 0 ? x / p_.repeat_penalty : x * p_.repeat_penalty;
       x -= static_cast<float>(cnt) * p_.frequency_penalty + (cnt > 0 ? 1.0f : 0.0f) * p_.presence_penalty;
     }
