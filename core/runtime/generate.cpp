@@ -47,7 +47,8 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
   Sampler sampler(opts.sampling);
   GenerateOutput out;
   std::vector<int32_t> history = prompt;
-  std::vector<float> logits(static_cast<size_t>(n_vocab));
+  HostBuffer logits_buf(runner.backend());
+  MLXR_ASSIGN_OR_RETURN(float* const logits, logits_buf.reserve(static_cast<size_t>(n_vocab)));
   Batch batch;
 
   auto t0 = std::chrono::steady_clock::now();
@@ -55,7 +56,7 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
   for (size_t pos = 0; pos < prompt.size(); pos += chunk) {
     const int n = static_cast<int>(std::min<size_t>(chunk, prompt.size() - pos));
     fill_batch(batch, table, prompt.data() + pos, n, static_cast<int>(pos), false);
-    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits.data()));
+    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits));
   }
   out.timings.prompt_ms = ms_since(t0);
   out.timings.prompt_tokens = static_cast<int>(prompt.size());
@@ -63,7 +64,7 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
   auto t1 = std::chrono::steady_clock::now();
   out.stop_reason = "length";
   for (int i = 0; i < opts.max_tokens; ++i) {
-    SampleResult r = sampler.sample(logits.data(), n_vocab, history);
+    SampleResult r = sampler.sample(logits, n_vocab, history);
     out.tokens.push_back(r.token);
     history.push_back(r.token);
     const bool eog = opts.stop_at_eog && runner.tokenizer().is_eog(r.token);
@@ -84,7 +85,7 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
       break;
     }
     fill_batch(batch, table, &history.back(), 1, pos, false);
-    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits.data()));
+    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits));
   }
   out.timings.decode_ms = ms_since(t1);
   out.timings.generated_tokens = static_cast<int>(out.tokens.size());

@@ -24,6 +24,10 @@ class Backend {
   // Memory.
   virtual Expected<float*> alloc(size_t n_floats) = 0;
   virtual void free(float* p) = 0;
+  // Host memory that to_host copies into fastest (CUDA: pinned, so a step's logits do not crawl
+  // through a bounce buffer), for per-step outputs. CPU: ordinary memory.
+  virtual Expected<float*> alloc_host(size_t n_floats) = 0;
+  virtual void free_host(float* p) = 0;
   // A weight usable by matmul/get_rows on this backend. CPU: the view itself (no copy).
   virtual Expected<TensorView> upload(const TensorView& host) = 0;
   // An F32 copy of a small tensor (norm weights, biases, rope factors), dequantised if needed.
@@ -68,6 +72,34 @@ class Backend {
                                   int n_rows, int n) = 0;
   virtual void fill_zero(float* x, size_t n) = 0;
   virtual void sync() = 0;
+};
+
+// A growable buffer of Backend::alloc_host memory; the backend must outlive it.
+class HostBuffer {
+ public:
+  explicit HostBuffer(Backend& be) : be_(be) {}
+  ~HostBuffer() {
+    if (p_) be_.free_host(p_);
+  }
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+
+  // At least n floats (contents not kept when it grows).
+  Expected<float*> reserve(size_t n) {
+    if (n <= cap_) return p_;
+    auto q = be_.alloc_host(n);
+    if (!q) return q.status();
+    if (p_) be_.free_host(p_);
+    p_ = *q;
+    cap_ = n;
+    return p_;
+  }
+  float* data() const { return p_; }
+
+ private:
+  Backend& be_;
+  float* p_ = nullptr;
+  size_t cap_ = 0;
 };
 
 }  // namespace mlxr

@@ -8,6 +8,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -62,7 +63,7 @@ struct Engine::Impl {
 
   // Worker-only state.
   std::unordered_map<uint64_t, std::unique_ptr<RequestStream>> live;
-  std::vector<float> logits;
+  std::optional<HostBuffer> logits;  // backend host memory (pinned on CUDA); declared after runner, freed first
   uint64_t steps = 0, tokens_generated = 0, prompt_tokens_processed = 0;
 
   void run();
@@ -147,8 +148,10 @@ void Engine::Impl::step() {
   Backend& be = runner->backend();
   for (const BlockCopy& c : plan.kv_copies) be.kv_copy_block(c.src, c.dst);
   const int n_vocab = runner->hparams().n_vocab;
-  logits.resize(plan.batch.output_rows.size() * static_cast<size_t>(n_vocab));
-  Status st = runner->model().forward(plan.batch, logits.data());
+  Status st;
+  auto buf = logits->reserve(plan.batch.output_rows.size() * static_cast<size_t>(n_vocab));
+  if (!buf) st = buf.status();
+  else st = runner->model().forward(plan.batch, *buf);
   if (!st) {
     // The arena may now hold partial K/V of these sequences: fail them and forget cached prefixes.
     for (const ScheduledSeq& sc : plan.seqs) end(sc.id, FinishReason::kError, st.message());
@@ -164,7 +167,7 @@ void Engine::Impl::step() {
     if (sc.output_row < 0) continue;
     const SeqState* s = sched->get(sc.id);
     results[sc.output_row] = live.at(sc.id)->sampler().sample(
-        logits.data() + static_cast<size_t>(sc.output_row) * n_vocab, n_vocab, s->tokens);
+        logits->data() + static_cast<size_t>(sc.output_row) * n_vocab, n_vocab, s->tokens);
     sampled[sc.output_row] = results[sc.output_row].token;
   }
   const auto t_tok = Clock::now();
@@ -275,6 +278,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(const std::string& model_path, 
   // serves many concurrent requests; size it explicitly with kv_blocks for more.
   if (ro.kv_blocks <= 0 && ro.max_seqs <= 1) ro.max_seqs = 4;
   MLXR_ASSIGN_OR_RETURN(impl->runner, ModelRunner::create(model_path, ro));
+  impl->logits.emplace(impl->runner->backend());
   const KVLayout& kvl = impl->runner->kv_layout();
   SchedulerConfig& c = impl->sched_cfg;
   c.n_blocks = kvl.n_blocks;

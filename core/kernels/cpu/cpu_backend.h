@@ -20,6 +20,8 @@ class CpuBackend final : public Backend {
 
   Expected<float*> alloc(size_t n_floats) override;
   void free(float* p) override;
+  Expected<float*> alloc_host(size_t n_floats) override { return alloc(n_floats); }
+  void free_host(float* p) override { free(p); }
   Expected<TensorView> upload(const TensorView& host) override;
   Expected<const float*> upload_f32(const TensorView& host) override;
   void to_host(float* dst, const float* src, size_t n_floats) override;

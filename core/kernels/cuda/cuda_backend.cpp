@@ -66,6 +66,8 @@ class CudaBackend final : public Backend {
 
   Expected<float*> alloc(size_t n_floats) override;
   void free(float* p) override;
+  Expected<float*> alloc_host(size_t n_floats) override;
+  void free_host(float* p) override;
   Expected<TensorView> upload(const TensorView& host) override;
   Expected<const float*> upload_f32(const TensorView& host) override;
   void to_host(float* dst, const float* src, size_t n_floats) override;
@@ -366,6 +368,17 @@ void CudaBackend::free(float* p) {
   full_sync();
   conv_src_ = q8_src_ = nullptr;
   cudaFree(p);
+}
+
+Expected<float*> CudaBackend::alloc_host(size_t n) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMallocHost(&p, std::max<size_t>(n, 1) * sizeof(float));
+  if (e != cudaSuccess) return make_error(cuda_error(("pinning " + std::to_string(n * 4) + " host bytes").c_str(), e));
+  return static_cast<float*>(p);
+}
+
+void CudaBackend::free_host(float* p) {
+  if (p) cudaFreeHost(p);
 }
 
 Expected<TensorView> CudaBackend::upload(const TensorView& host) {
