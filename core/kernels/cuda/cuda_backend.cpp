@@ -540,7 +540,7 @@ Status CudaBackend::set_batch(const Batch& batch) {
 
   int stride = 1;
   while (stride < max_table) stride *= 2;  // bucketed, so decode steps keep one graph
-  // Tiles for the tensor-core prefill: runs of consecutive tokens of one sequence, <= 64 rows.
+  // Tiles for the tensor-core prefill: runs of consecutive tokens of one sequence, <= kAttnTileRows.
   std::vector<int32_t> tiles;
   multi_token_seq_ = false;
   for (int c : count)
