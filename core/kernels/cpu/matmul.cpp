@@ -16,8 +16,9 @@ namespace {
 
 // Tiling for rows > 1: a tile of kTileW weight rows (a few KiB to tens of KiB) stays in L1/L2
 // while a block of kTileA activation rows (under 1 MiB of L2 for K up to ~8K in Q8) streams past.
-constexpr int64_t kTileW = 16;
-constexpr int64_t kTileA = 64;
+// 8 weight rows plus one group of 8 activation rows fit the 32 KiB L1 for K = 2048 in Q4_0/Q8_0.
+constexpr int64_t kTileW = 8;
+constexpr int64_t kTileA = 64;  // a multiple of every tile's rn (grouped tiles index groups by r / rn)
 
 [[noreturn]] void fail(const std::string& msg) {
   std::fprintf(stderr, "mlxr: matmul: %s\n", msg.c_str());
@@ -59,16 +60,24 @@ struct Job {
   int64_t rows;
   VecDotFn dot;
   VecDotTile tile;
+  VecDotTile gemv;         // rows == 1
+  uint8_t* groups;         // (rows / tile.rn, g_bytes): act grouped, when tile.grouped
+  size_t g_bytes;
   float* wrows;        // (threads, K), for types without a vec_dot
 
   const uint8_t* w_at(int64_t o) const { return w + o * s.w_row; }
   const uint8_t* a_at(int64_t r) const { return act + r * s.a_row; }
+  // The tile's activation rows from r on (r a multiple of tile.rn when grouped).
+  const uint8_t* tile_a(int64_t r) const { return tile.grouped ? groups + r / tile.rn * g_bytes : a_at(r); }
 
   // Output rows [b, e) of every activation row.
   void run(int thread, int64_t b, int64_t e) const {
     if (!dot) return run_dequantised(thread, b, e);
     if (rows == 1) {
-      for (int64_t o = b; o < e; ++o) y[o] = dot(s.k, w_at(o), act);
+      int64_t o = b;
+      if (gemv.fn)
+        for (; o + gemv.rm <= e; o += gemv.rm) gemv.fn(s.k, w_at(o), s.w_row, act, s.a_row, y + o, 1);
+      for (; o < e; ++o) y[o] = dot(s.k, w_at(o), act);
       return;
     }
     for (int64_t r0 = 0; r0 < rows; r0 += kTileA) {
@@ -80,7 +89,7 @@ struct Job {
           for (; r + tile.rn <= r1; r += tile.rn) {
             int64_t o = o0;
             for (; o + tile.rm <= o1; o += tile.rm)
-              tile.fn(s.k, w_at(o), s.w_row, a_at(r), s.a_row, y + r * s.n + o, static_cast<size_t>(s.n));
+              tile.fn(s.k, w_at(o), s.w_row, tile_a(r), s.a_row, y + r * s.n + o, static_cast<size_t>(s.n));
             for (; o < o1; ++o)
               for (int64_t rr = r; rr < r + tile.rn; ++rr) y[rr * s.n + o] = dot(s.k, w_at(o), a_at(rr));
           }
@@ -119,6 +128,23 @@ double split_min_term(DType wt, std::vector<uint8_t>& wrow, const uint8_t* act, 
   return sum;
 }
 
+// Interleaves each full group of tile.rn converted rows for the grouped tile (leftover rows use
+// the vec_dot). The buffer is 64-byte aligned so that the tile's loads never split a cache line.
+void group_rows(Job& job, MatmulScratch& scratch, ThreadPool& pool) {
+  const int rn = job.tile.rn;
+  const auto n_groups = static_cast<size_t>(job.rows / rn);
+  job.g_bytes = tile_act_group_bytes(job.w_type, job.s.k, rn);
+  const size_t need = n_groups * job.g_bytes + 64;
+  if (scratch.groups.size() < need) scratch.groups.resize(need);
+  const auto base = reinterpret_cast<uintptr_t>(scratch.groups.data());
+  job.groups = scratch.groups.data() + ((64 - base % 64) % 64);
+  pool.parallel_for(n_groups, [j = &job](int, size_t b, size_t e) {
+    const int rn = j->tile.rn;
+    for (size_t g = b; g < e; ++g)
+      tile_act_group(j->w_type, j->s.k, j->a_at(static_cast<int64_t>(g) * rn), j->s.a_row, rn, j->groups + g * j->g_bytes);
+  });
+}
+
 }  // namespace
 
 bool matmul_supported(DType w) { return can_dequantize(w); }
@@ -135,9 +161,12 @@ void matmul(const TensorView& w, const float* x, int rows, float* y, ThreadPool&
   job.rows = rows;
   job.dot = vec_dot_best(w.type);
   job.tile = rows > 1 ? vec_dot_tile_best(w.type) : VecDotTile{};
+  job.gemv = rows == 1 ? vec_dot_gemv_best(w.type) : VecDotTile{};
   // The F16 tile reproduces the single-row kernel only on its K % 16 == 0 branch.
   if (w.type == DType::F16 && job.s.k % 16 != 0) job.tile = VecDotTile{};
   job.act = reinterpret_cast<const uint8_t*>(x);
+  job.groups = nullptr;
+  job.g_bytes = 0;
   job.wrows = nullptr;
   const Shape& s = job.s;
   const int nt = pool.size();
@@ -164,10 +193,11 @@ void matmul(const TensorView& w, const float* x, int rows, float* y, ThreadPool&
     } else {
       for (int r = 0; r < rows; ++r) {
         conv.fn(x + r * s.k, conv.dst + r * s.a_row, s.k);
-        if (rows > 1) tile_act_finish(s.act, conv.dst + r * s.a_row, s.k);
+        if (rows > 1 || job.gemv.fn) tile_act_finish(s.act, conv.dst + r * s.a_row, s.k);
       }
     }
   }
+  if (job.tile.grouped && rows >= job.tile.rn) group_rows(job, scratch, pool);
   if (!job.dot) {
     const size_t need = static_cast<size_t>(nt) * static_cast<size_t>(s.k);
     if (scratch.wrows.size() < need) scratch.wrows.resize(need);

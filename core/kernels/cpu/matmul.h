@@ -12,6 +12,7 @@ namespace mlxr {
 // One scratch serves one matmul at a time.
 struct MatmulScratch {
   std::vector<uint8_t> act;   // (rows, tile_act_row_bytes(vec_dot_type(W), K)): x converted
+  std::vector<uint8_t> groups;  // (rows / rn, tile_act_group_bytes): act interleaved for grouped tiles
   std::vector<float> wrows;   // (threads, K): dequantised W rows, for types without a vec_dot
 };
 

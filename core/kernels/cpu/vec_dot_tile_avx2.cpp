@@ -79,22 +79,21 @@ void tile_f16(int64_t n, const uint8_t* w, size_t ws, const uint8_t* a, size_t a
 }
 
 // Signed 32-byte unpacking of the legacy types that meet Q8_0.
-inline __m256i unpack_q4_0(const BlockQ4_0& b) { return _mm256_sub_epi8(nibbles32(b.qs), _mm256_set1_epi8(8)); }
 inline __m256i unpack_q5_0(const BlockQ5_0& b) {
   return _mm256_or_si256(nibbles32(b.qs), _mm256_andnot_si256(bits32(b.qh), _mm256_set1_epi8(static_cast<char>(0xF0))));
 }
-inline __m256i unpack_q8_0(const BlockQ8_0& b) { return load256(b.qs); }
 inline __m256i unpack_iq4_nl(const BlockIQ4_NL& b) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues));
   return _mm256_shuffle_epi8(_mm256_set_m128i(v, v), nibbles32(b.qs));
 }
 
-// RN activation rows per weight-block unpack (8 for the types whose prefill is compute-bound:
-// the unpack is amortised over more rows, and 8 accumulators still fit the 16 ymm registers).
-template <typename Block, __m256i (*Unpack)(const Block&), int RN = kRN>
+// kRN activation rows per weight-block unpack (Q4_0 and Q8_0 have grouped tiles instead,
+// vec_dot_prepared_avx2.cpp).
+template <typename Block, __m256i (*Unpack)(const Block&)>
 void tile_q8s(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as, float* y, size_t ys) {
+  constexpr int RN = kRN;
   const auto* x = reinterpret_cast<const Block*>(w);
-  const size_t extra = tile_act_extra_offset(DType::Q8_0, n);
+  const size_t extra = q8_0_extra_offset(n);
   const BlockQ8_0* ar[RN];
   const float* dr[RN];  // fp32 block scales after each row (tile_act_finish)
   for (int r = 0; r < RN; ++r) {
@@ -119,7 +118,7 @@ void tile_q8s(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as, 
 // IQ4_NL sums pairs of blocks into two accumulators (as ggml_vec_dot_iq4_nl_q8_0 and dot_iq4_nl).
 void tile_iq4_nl(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as, float* y, size_t ys) {
   const auto* x = reinterpret_cast<const BlockIQ4_NL*>(w);
-  const size_t extra = tile_act_extra_offset(DType::Q8_0, n);
+  const size_t extra = q8_0_extra_offset(n);
   const BlockQ8_0* ar[kRN];
   const float* dr[kRN];
   for (int r = 0; r < kRN; ++r) {
@@ -250,6 +249,7 @@ void tile_q3_k(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as,
   for (int r = 0; r < kRN; ++r) y[r * ys] = hsum8(acc[r]);
 }
 
+// Q4_K/Q5_K as dot_q45_k (used for Q5_K: Q4_K has a grouped tile, vec_dot_prepared_avx2.cpp).
 template <bool kFive, typename Block>
 void tile_q45_k(int64_t n, const uint8_t* w, size_t, const uint8_t* a, size_t as, float* y, size_t ys) {
   const auto* x = reinterpret_cast<const Block*>(w);
@@ -346,19 +346,17 @@ inline float bf16_f(uint16_t h) {
 }  // namespace
 
 VecDotTile vec_dot_tile_avx2(DType weight) {
+  if (const VecDotTile g = avx2::grouped_tile(weight); g.fn) return g;
   switch (weight) {
     case DType::F32: return {1, kRNF, tile_float<float, load_f32, id_f32>};
     case DType::F16: return {2, 2, tile_f16<2, 2>};
     case DType::BF16: return {1, kRNF, tile_float<uint16_t, load_bf16, bf16_f>};
-    case DType::Q4_0: return {1, 8, tile_q8s<BlockQ4_0, unpack_q4_0, 8>};
     case DType::Q5_0: return {1, kRN, tile_q8s<BlockQ5_0, unpack_q5_0>};
-    case DType::Q8_0: return {1, 8, tile_q8s<BlockQ8_0, unpack_q8_0, 8>};
     case DType::Q4_1: return {1, kRN, tile_q8u<BlockQ4_1, unpack_q4_1>};
     case DType::Q5_1: return {1, kRN, tile_q8u<BlockQ5_1, unpack_q5_1>};
     case DType::Q2_K: return {1, kRN, tile_q2_k};
     case DType::Q3_K: return {1, kRN, tile_q3_k};
     case DType::IQ4_NL: return {1, kRN, tile_iq4_nl};
-    case DType::Q4_K: return {1, kRN, tile_q45_k<false, BlockQ4_K>};
     case DType::Q5_K: return {1, kRN, tile_q45_k<true, BlockQ5_K>};
     case DType::Q6_K: return {1, kRN, tile_q6_k};
     default: return {};

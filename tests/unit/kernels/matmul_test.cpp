@@ -89,8 +89,9 @@ TEST(Matmul, BatchedRowsEqualSingleRows) {
   for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
                   DType::Q5_1, DType::Q8_0, DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K,
                   DType::Q5_K, DType::Q6_K}) {
-    const int64_t k = dtype_info(t).block_elems == 256 ? 768 : 224, n = 19;
-    const int rows = 11;
+    // 13 blocks: the decode kernels' 8-block steps and a tail; 19 rows: two groups of 8 and 3 more.
+    const int64_t k = dtype_info(t).block_elems == 256 ? 768 : 416, n = 19;
+    const int rows = 19;
     auto w = testing::random_row(t, k * n, rng);
     auto x = testing::random_activations(k * rows, rng);
     const TensorView v = make_view(t, k, n, w);

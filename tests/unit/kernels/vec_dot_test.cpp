@@ -3,6 +3,7 @@
 // against the scalar reference quantisers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -162,7 +163,47 @@ TEST(VecDot, Avx2ActivationConvertersMatchScalarBytes) {
   }
 }
 
-// Every prefill tile equals the single-row AVX2 kernel bit for bit on each of its rm x rn pairs.
+// Each of the tile's rm x rn pairs equals the single-row AVX2 kernel bit for bit.
+void expect_tile_matches_dots(DType t, const VecDotTile& tile, std::mt19937& rng) {
+  const DType at = vec_dot_type(t);
+  for (int64_t n : odd_lengths(t)) {
+    if (t == DType::F16 && n % 16 != 0) continue;  // matmul uses the F16 tile only then
+    const size_t wrow = *row_bytes(t, n), arow = tile_act_row_bytes(at, n) + 8;  // padded stride
+    std::vector<uint8_t> w, a(arow * tile.rn);
+    for (int m = 0; m < tile.rm; ++m) {
+      auto row = testing::random_row(t, n, rng);
+      w.insert(w.end(), row.begin(), row.end());
+    }
+    for (int r = 0; r < tile.rn; ++r) {
+      auto x = testing::random_activations(n, rng);
+      ASSERT_TRUE(quantize_row(at, x.data(), a.data() + r * arow, n));
+      tile_act_finish(at, a.data() + r * arow, n);
+    }
+    const size_t ys = 5;
+    std::vector<float> y(ys * tile.rn, NAN);
+    if (tile.grouped) {  // the rows interleaved, at an offset that is not a multiple of 32
+      std::vector<uint8_t> g(tile_act_group_bytes(t, n, tile.rn) + 4);
+      tile_act_group(t, n, a.data(), arow, tile.rn, g.data() + 4);
+      tile.fn(n, w.data(), wrow, g.data() + 4, 0, y.data(), ys);
+    } else {
+      tile.fn(n, w.data(), wrow, a.data(), arow, y.data(), ys);
+    }
+    for (int m = 0; m < tile.rm; ++m)
+      for (int r = 0; r < tile.rn; ++r) {
+        double abs_sum;
+        oracle(t, w.data() + m * wrow, at, a.data() + r * arow, n, &abs_sum);
+        const float want = vec_dot_scalar(t)(n, w.data() + m * wrow, a.data() + r * arow);
+        EXPECT_NEAR(y[r * ys + m], want, 2 * tolerance(t) * abs_sum + 1e-30)
+            << dtype_name(t) << " n=" << n << " m=" << m << " r=" << r;
+        // Bitwise: a tile sums in its single-row kernel's order, so a row's result does not
+        // depend on how many rows share the matmul (batched equals unbatched).
+        EXPECT_EQ(y[r * ys + m], vec_dot_avx2(t)(n, w.data() + m * wrow, a.data() + r * arow))
+            << dtype_name(t) << " n=" << n;
+      }
+  }
+}
+
+// Every prefill tile: a row's result does not depend on how many rows share the matmul.
 TEST(VecDot, TilesMatchSingleDots) {
   if (!cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2/FMA/F16C";
   std::mt19937 rng(15);
@@ -171,38 +212,25 @@ TEST(VecDot, TilesMatchSingleDots) {
     const VecDotTile tile = vec_dot_tile_best(t);
     if (!tile.fn) continue;
     ++tiles;
-    const DType at = vec_dot_type(t);
-    for (int64_t n : odd_lengths(t)) {
-      if (t == DType::F16 && n % 16 != 0) continue;  // matmul uses the F16 tile only then
-      const size_t wrow = *row_bytes(t, n), arow = tile_act_row_bytes(at, n) + 8;  // padded stride
-      std::vector<uint8_t> w, a(arow * tile.rn);
-      for (int m = 0; m < tile.rm; ++m) {
-        auto row = testing::random_row(t, n, rng);
-        w.insert(w.end(), row.begin(), row.end());
-      }
-      for (int r = 0; r < tile.rn; ++r) {
-        auto x = testing::random_activations(n, rng);
-        ASSERT_TRUE(quantize_row(at, x.data(), a.data() + r * arow, n));
-        tile_act_finish(at, a.data() + r * arow, n);
-      }
-      const size_t ys = 5;
-      std::vector<float> y(ys * tile.rn, NAN);
-      tile.fn(n, w.data(), wrow, a.data(), arow, y.data(), ys);
-      for (int m = 0; m < tile.rm; ++m)
-        for (int r = 0; r < tile.rn; ++r) {
-          double abs_sum;
-          oracle(t, w.data() + m * wrow, at, a.data() + r * arow, n, &abs_sum);
-          const float want = vec_dot_scalar(t)(n, w.data() + m * wrow, a.data() + r * arow);
-          EXPECT_NEAR(y[r * ys + m], want, 2 * tolerance(t) * abs_sum + 1e-30)
-              << dtype_name(t) << " n=" << n << " m=" << m << " r=" << r;
-          // Bitwise: a tile sums in its single-row kernel's order, so a row's result does not
-          // depend on how many rows share the matmul (batched equals unbatched).
-          EXPECT_EQ(y[r * ys + m], vec_dot_avx2(t)(n, w.data() + m * wrow, a.data() + r * arow))
-              << dtype_name(t) << " n=" << n;
-        }
-    }
+    expect_tile_matches_dots(t, tile, rng);
   }
   EXPECT_EQ(tiles, 14);  // every weight type with a vec_dot has a tile
+}
+
+// The decode kernels over a finished activation row (lengths cover their 8-block steps and tails).
+TEST(VecDot, GemvMatchesSingleDots) {
+  if (!cpu_has_avx2()) GTEST_SKIP() << "CPU without AVX2/FMA/F16C";
+  std::mt19937 rng(17);
+  int kernels = 0;
+  for (DType t : kWeightTypes) {
+    const VecDotTile gemv = vec_dot_gemv_best(t);
+    if (!gemv.fn) continue;
+    ++kernels;
+    EXPECT_EQ(gemv.rn, 1);
+    EXPECT_FALSE(gemv.grouped);
+    for (int rep = 0; rep < 3; ++rep) expect_tile_matches_dots(t, gemv, rng);
+  }
+  EXPECT_EQ(kernels, 2);  // Q4_0 and Q8_0
 }
 
 // Activations are rounded as llama.cpp's x86 CPU backend rounds them (id = 127/amax, half to
