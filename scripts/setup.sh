@@ -32,5 +32,10 @@ if [[ "${MLXR_NO_APT:-0}" != 1 ]]; then
 fi
 
 BUILD="${MLXR_BUILD_DIR:-build}"
+# A CUDA toolkit in its default place (not on PATH) still builds the CUDA backend; its tests
+# skip without a GPU.
+if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  export PATH="/usr/local/cuda/bin:$PATH"
+fi
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release ${MLXR_CMAKE_ARGS:-} >/dev/null
 ninja -C "$BUILD" ${MLXR_NINJA_TARGETS:-}
