@@ -17,6 +17,9 @@ struct TensorView {
   std::array<int64_t, 4> ne{1, 1, 1, 1};
   const void* data = nullptr;
   size_t nbytes = 0;
+  // How a backend laid the rows out in its own memory (upload); files are always kRows.
+  enum class Layout : uint8_t { kRows, kQ4_0x8 /* core/kernels/cpu/repack.h */ };
+  Layout layout = Layout::kRows;
 
   int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
   int64_t rows() const { return ne[1] * ne[2] * ne[3]; }

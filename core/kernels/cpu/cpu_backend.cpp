@@ -1,9 +1,13 @@
 #include "core/kernels/cpu/cpu_backend.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <new>
 
 #include "core/kernels/cpu/attention.h"
+#include "core/kernels/cpu/repack.h"
 #include "core/kernels/cpu/ops.h"
 #include "core/quant/quant.h"
 
@@ -20,7 +24,42 @@ Expected<float*> CpuBackend::alloc(size_t n_floats) {
 
 void CpuBackend::free(float* p) { ::operator delete[](p, std::align_val_t(64)); }
 
-Expected<TensorView> CpuBackend::upload(const TensorView& host) { return host; }
+namespace {
+// Asks the kernel to reclaim the whole pages of [p, p + n): a file mapping's pages are dropped
+// (read back from the file if touched again), anonymous ones would go to swap, so no data is lost
+// either way. Best effort: older kernels without MADV_PAGEOUT keep the pages.
+void release_pages(const void* p, size_t n) {
+#ifdef MADV_PAGEOUT
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto b = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const auto e = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_PAGEOUT);
+#endif
+}
+}  // namespace
+
+// Q4_0 matrices whose rows come in eights are repacked (repack.h) when the CPU has AVX2; the
+// mapped original's pages are then handed back to the kernel, so the weights stay resident once.
+Expected<TensorView> CpuBackend::upload(const TensorView& host) {
+  if (host.type != DType::Q4_0 || host.layout != TensorView::Layout::kRows || host.n_dims != 2 || host.ne[1] % 8 ||
+      host.ne[0] % 32 || !gemv_q4_0x8_best())
+    return host;
+  const int64_t k = host.ne[0], groups = host.ne[1] / 8, nb = k / 32;
+  const size_t w_row = host.row_size();
+  std::unique_ptr<uint8_t[]> buf(new (std::nothrow) uint8_t[host.nbytes + 64]);
+  if (!buf) return make_error("cpu: out of memory repacking " + host.name);
+  auto* dst = reinterpret_cast<BlockQ4_0x8*>(buf.get() + (64 - reinterpret_cast<uintptr_t>(buf.get()) % 64) % 64);
+  const auto* src = static_cast<const uint8_t*>(host.data);
+  pool_.parallel_for(static_cast<size_t>(groups), [&](int, size_t b, size_t e) {
+    for (size_t g = b; g < e; ++g) repack_q4_0x8(src + g * 8 * w_row, w_row, k, dst + g * nb);
+  });
+  release_pages(host.data, host.nbytes);
+  TensorView v = host;
+  v.data = dst;
+  v.layout = TensorView::Layout::kQ4_0x8;
+  repacked_.push_back(std::move(buf));
+  return v;
+}
 
 Expected<const float*> CpuBackend::upload_f32(const TensorView& host) {
   if (host.type == DType::F32) return static_cast<const float*>(host.data);
@@ -78,8 +117,13 @@ Status CpuBackend::set_batch(const Batch& batch) {
 void CpuBackend::get_rows(const TensorView& table, float* out) {
   const int64_t n = table.ne[0];
   const size_t rb = table.row_size();
-  for (int t = 0; t < batch_->n_tokens(); ++t)
-    dequantize_row(table.type, static_cast<const uint8_t*>(table.data) + batch_->tokens[t] * rb, out + t * n, n);
+  for (int t = 0; t < batch_->n_tokens(); ++t) {
+    const int32_t id = batch_->tokens[t];
+    if (table.layout == TensorView::Layout::kQ4_0x8)
+      dequantize_q4_0x8_row(static_cast<const BlockQ4_0x8*>(table.data) + (id / 8) * (n / 32), n, id % 8, out + t * n);
+    else
+      dequantize_row(table.type, static_cast<const uint8_t*>(table.data) + id * rb, out + t * n, n);
+  }
 }
 
 void CpuBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {

@@ -56,6 +56,7 @@ class CpuBackend final : public Backend {
   KVLayout kv_layout_;
   std::vector<uint8_t> kv_arena_;
   std::vector<std::unique_ptr<float[]>> owned_;  // upload_f32 conversions
+  std::vector<std::unique_ptr<uint8_t[]>> repacked_;  // Q4_0 weights in the x8 layout (upload)
   const Batch* batch_ = nullptr;
 };
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/base/fp16.h"
+#include "core/kernels/cpu/repack.h"
 #include "core/kernels/cpu/vec_dot.h"
 #include "core/quant/blocks.h"
 #include "core/quant/quant.h"
@@ -18,7 +19,10 @@ namespace {
 // while a block of kTileA activation rows (under 1 MiB of L2 for K up to ~8K in Q8) streams past.
 // 8 weight rows plus one group of 8 activation rows fit the 32 KiB L1 for K = 2048 in Q4_0/Q8_0.
 constexpr int64_t kTileW = 8;
-constexpr int64_t kTileA = 64;  // a multiple of every tile's rn (grouped tiles index groups by r / rn)
+constexpr int64_t kTileA = 64;
+// Prefill of x8-packed weights unpacks this many groups of 8 rows at a time (64 rows: tens of KiB),
+// so each block of activation rows is reused across as many weight rows as in the row layout.
+constexpr int64_t kUnpackGroups = 8;  // a multiple of every tile's rn (grouped tiles index groups by r / rn)
 
 [[noreturn]] void fail(const std::string& msg) {
   std::fprintf(stderr, "mlxr: matmul: %s\n", msg.c_str());
@@ -64,15 +68,40 @@ struct Job {
   uint8_t* groups;         // (rows / tile.rn, g_bytes): act grouped, when tile.grouped
   size_t g_bytes;
   float* wrows;        // (threads, K), for types without a vec_dot
+  const BlockQ4_0x8* packed;  // W in the x8 layout (repack.h), else null
+  GemvQ4_0x8Fn gemv8;
+  uint8_t* unpacked;          // (threads, 8 rows): a packed group back in rows, for prefill
 
   const uint8_t* w_at(int64_t o) const { return w + o * s.w_row; }
   const uint8_t* a_at(int64_t r) const { return act + r * s.a_row; }
   // The tile's activation rows from r on (r a multiple of tile.rn when grouped).
   const uint8_t* tile_a(int64_t r) const { return tile.grouped ? groups + r / tile.rn * g_bytes : a_at(r); }
 
+  // Groups of 8 output rows [gb, ge) of packed weights: decode straight from the x8 layout,
+  // prefill on each group unpacked to rows.
+  void run_packed(int thread, int64_t gb, int64_t ge) const {
+    const int64_t nb = s.k / 32;
+    if (rows == 1) {
+      for (int64_t g = gb; g < ge; ++g) gemv8(s.k, packed + g * nb, act, y + 8 * g);
+      return;
+    }
+    uint8_t* buf = unpacked + static_cast<size_t>(thread) * kUnpackGroups * 8 * s.w_row;
+    for (int64_t g0 = gb; g0 < ge; g0 += kUnpackGroups) {
+      const int64_t g1 = std::min(ge, g0 + kUnpackGroups);
+      for (int64_t g = g0; g < g1; ++g) unpack_q4_0x8(packed + g * nb, s.k, buf + (g - g0) * 8 * s.w_row);
+      run_on(8 * g0, 8 * g1, buf);
+    }
+  }
+
   // Output rows [b, e) of every activation row.
   void run(int thread, int64_t b, int64_t e) const {
     if (!dot) return run_dequantised(thread, b, e);
+    run_on(b, e, w_at(b));
+  }
+
+  // Output rows [b, e) of every activation row, W's row b at wb.
+  void run_on(int64_t b, int64_t e, const uint8_t* wb) const {
+    auto w_at = [&](int64_t o) { return wb + (o - b) * s.w_row; };
     if (rows == 1) {
       int64_t o = b;
       if (gemv.fn)
@@ -168,6 +197,11 @@ void matmul(const TensorView& w, const float* x, int rows, float* y, ThreadPool&
   job.groups = nullptr;
   job.g_bytes = 0;
   job.wrows = nullptr;
+  const bool packed = w.layout == TensorView::Layout::kQ4_0x8;
+  job.packed = packed ? static_cast<const BlockQ4_0x8*>(w.data) : nullptr;
+  job.gemv8 = packed ? gemv_q4_0x8_best() : nullptr;
+  job.unpacked = nullptr;
+  if (packed && !job.gemv8) fail(w.name + ": repacked Q4_0 weights need AVX2");
   const Shape& s = job.s;
   const int nt = pool.size();
 
@@ -193,7 +227,7 @@ void matmul(const TensorView& w, const float* x, int rows, float* y, ThreadPool&
     } else {
       for (int r = 0; r < rows; ++r) {
         conv.fn(x + r * s.k, conv.dst + r * s.a_row, s.k);
-        if (rows > 1 || job.gemv.fn) tile_act_finish(s.act, conv.dst + r * s.a_row, s.k);
+        if (rows > 1 || job.gemv.fn || packed) tile_act_finish(s.act, conv.dst + r * s.a_row, s.k);
       }
     }
   }
@@ -205,6 +239,17 @@ void matmul(const TensorView& w, const float* x, int rows, float* y, ThreadPool&
   }
   // Each thread gets at least ~64K multiply-adds, so that tiny matmuls stay on the caller.
   const size_t grain = static_cast<size_t>(std::max<int64_t>(1, 65536 / (s.k * rows)));
+  if (packed) {
+    if (rows > 1) {
+      const size_t need = static_cast<size_t>(nt) * kUnpackGroups * 8 * s.w_row;
+      if (scratch.unpacked.size() < need) scratch.unpacked.resize(need);
+      job.unpacked = scratch.unpacked.data();
+    }
+    pool.parallel_for(static_cast<size_t>(s.n / 8), (grain + 7) / 8, [j = &job](int t, size_t b, size_t e) {
+      j->run_packed(t, static_cast<int64_t>(b), static_cast<int64_t>(e));
+    });
+    return;
+  }
   pool.parallel_for(static_cast<size_t>(s.n), grain, [j = &job](int t, size_t b, size_t e) {
     j->run(t, static_cast<int64_t>(b), static_cast<int64_t>(e));
   });

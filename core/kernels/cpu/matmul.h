@@ -14,6 +14,7 @@ struct MatmulScratch {
   std::vector<uint8_t> act;   // (rows, tile_act_row_bytes(vec_dot_type(W), K)): x converted
   std::vector<uint8_t> groups;  // (rows / rn, tile_act_group_bytes): act interleaved for grouped tiles
   std::vector<float> wrows;   // (threads, K): dequantised W rows, for types without a vec_dot
+  std::vector<uint8_t> unpacked;  // (threads, 64 rows): x8-packed Q4_0 groups back in rows (prefill)
 };
 
 // True when matmul runs for weights of this type (every type dequantize_row accepts; the ones
