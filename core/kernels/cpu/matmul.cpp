@@ -19,10 +19,10 @@ namespace {
 // while a block of kTileA activation rows (under 1 MiB of L2 for K up to ~8K in Q8) streams past.
 // 8 weight rows plus one group of 8 activation rows fit the 32 KiB L1 for K = 2048 in Q4_0/Q8_0.
 constexpr int64_t kTileW = 8;
-constexpr int64_t kTileA = 64;
+constexpr int64_t kTileA = 64;  // a multiple of every tile's rn (grouped tiles index groups by r / rn)
 // Prefill of x8-packed weights unpacks this many groups of 8 rows at a time (64 rows: tens of KiB),
 // so each block of activation rows is reused across as many weight rows as in the row layout.
-constexpr int64_t kUnpackGroups = 8;  // a multiple of every tile's rn (grouped tiles index groups by r / rn)
+constexpr int64_t kUnpackGroups = 8;
 
 [[noreturn]] void fail(const std::string& msg) {
   std::fprintf(stderr, "mlxr: matmul: %s\n", msg.c_str());
@@ -70,7 +70,7 @@ struct Job {
   float* wrows;        // (threads, K), for types without a vec_dot
   const BlockQ4_0x8* packed;  // W in the x8 layout (repack.h), else null
   GemvQ4_0x8Fn gemv8;
-  uint8_t* unpacked;          // (threads, 8 rows): a packed group back in rows, for prefill
+  uint8_t* unpacked;          // (threads, kUnpackGroups * 8 rows): packed groups back in rows, for prefill
 
   const uint8_t* w_at(int64_t o) const { return w + o * s.w_row; }
   const uint8_t* a_at(int64_t r) const { return act + r * s.a_row; }
