@@ -154,6 +154,11 @@ Expected<LoadResult> run_load(Engine& engine, const std::vector<std::vector<int3
                                       (after.steps - before.steps)
                                 : 0.0},
       {"preemptions", after.preemptions - before.preemptions},
+      // Where the engine's worker spent the run (EngineStats): the model incl. the GPU wait,
+      // sampling incl. the top-k reduction, and planning/bookkeeping/streaming.
+      {"forward_s", after.forward_s - before.forward_s},
+      {"sample_s", after.sample_s - before.sample_s},
+      {"schedule_s", after.schedule_s - before.schedule_s},
   };
   return r;
 }
@@ -277,11 +282,13 @@ int cmd_bench_concurrency(int argc, char** argv) {
   }
   auto row = [](const char* name, const nlohmann::json& r) {
     std::printf("%-10s %4d req  total %8.1f tok/s  decode %8.1f tok/s  per-seq %7.1f tok/s  TTFT p50/p99 %7.1f/%7.1f ms  "
-                "ITL p50/p99 %6.1f/%6.1f ms  KV peak %3.0f%%  prefix hits %3.0f%%\n",
+                "ITL p50/p99 %6.1f/%6.1f ms  KV peak %3.0f%%  prefix hits %3.0f%%  "
+                "forward/sample/schedule %.3f/%.3f/%.3f s\n",
                 name, r["requests"].get<int>(), r["total_tokens_per_s"].get<double>(), r["decode_tokens_per_s"].get<double>(),
                 r["per_seq_decode_tokens_per_s_mean"].get<double>(), r["ttft_ms_p50"].get<double>(),
                 r["ttft_ms_p99"].get<double>(), r["itl_ms_p50"].get<double>(), r["itl_ms_p99"].get<double>(),
-                100 * r["kv_utilisation_peak"].get<double>(), 100 * r["prefix_hit_rate"].get<double>());
+                100 * r["kv_utilisation_peak"].get<double>(), 100 * r["prefix_hit_rate"].get<double>(),
+                r["forward_s"].get<double>(), r["sample_s"].get<double>(), r["schedule_s"].get<double>());
   };
   std::printf("model %s: %d x (%d prompt + %d generated)\n", a.model.c_str(), a.concurrency, a.prompt_tokens, a.gen_tokens);
   if (j->contains("single")) row("single", (*j)["single"]);

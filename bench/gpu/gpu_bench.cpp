@@ -71,7 +71,7 @@ struct Harness {
   std::shared_ptr<ModelFile> file;
   std::unique_ptr<Backend> be;
   std::unique_ptr<Model> model;
-  float* logits = nullptr;  // pinned host buffer
+  float* picks = nullptr;  // pinned host memory: per output row (up to 64) the greedy value, token, lse
   int next_block = 0;
   int block_size = 16;
 
@@ -81,14 +81,18 @@ struct Harness {
     return t;
   }
 
-  // One forward; returns seconds (logits to host included).
+  // One forward and the greedy pick of every output row on the GPU, as the serving engine
+  // does (Backend::top_k_rows, k = 1); returns seconds, the picks in host memory included.
   double step(const Batch& b) {
     const double t0 = now_s();
-    auto st = model->forward(b, logits);
-    if (!st) {
-      std::fprintf(stderr, "bench: forward failed: %s\n", st.message().c_str());
+    auto l = model->forward_logits(b);
+    if (!l) {
+      std::fprintf(stderr, "bench: forward failed: %s\n", l.error().c_str());
       std::exit(1);
     }
+    const int rows = static_cast<int>(b.output_rows.size());
+    be->top_k_rows(*l, rows, file->hparams.n_vocab, 1, picks, reinterpret_cast<int32_t*>(picks + rows),
+                   picks + 2 * rows);
     return now_s() - t0;
   }
 };
@@ -245,6 +249,20 @@ void micro(double bw) {
   attention_rows("legacy");
 }
 
+// GPU time per op kind between two snapshots of a profiling backend's stats, per step.
+void print_profile(const char* what, const CudaBackendStats& a, const CudaBackendStats& b, int steps) {
+  double total = 0;
+  for (int k = 0; k < CudaBackendStats::kOpKinds; ++k) total += b.op_ms[k] - a.op_ms[k];
+  std::printf("  profile %s (eager launches, per step): %.3f ms of GPU time\n", what, total / steps);
+  for (int k = 0; k < CudaBackendStats::kOpKinds; ++k) {
+    const double ms = b.op_ms[k] - a.op_ms[k];
+    const long n = b.op_count[k] - a.op_count[k];
+    if (n == 0) continue;
+    std::printf("    %-22s %8.3f ms %5.1f%%  %5ld launches, %7.2f us each\n", cuda_op_name(k), ms / steps,
+                100.0 * ms / total, n / steps, 1e3 * ms / n);
+  }
+}
+
 void bench_type(DType t, double bw, bool quick, bool engine) {
   const std::string tn = dtype_name(t);
   std::printf("== %s ==\n", tn.c_str());
@@ -282,15 +300,15 @@ void bench_type(DType t, double bw, bool quick, bool engine) {
   const double t_load = now_s() - t0;
   const CudaBackendStats* stats = cuda_backend_stats(*h.be);
   const size_t wbytes = stats->weight_bytes;
-  std::printf("  host generation %.1f s, upload %.1f s (%.1f GB/s), %.2f GB on the GPU\n", t_gen, t_load,
-              wbytes / t_load / 1e9, wbytes / 1e9);
+  std::printf("  host generation %.1f s, upload %.1f s (%.1f GB/s), %.2f GB on the GPU in %d allocation(s)\n", t_gen,
+              t_load, wbytes / t_load / 1e9, wbytes / 1e9, stats->weight_allocations);
   KVLayout kv{32, 6144, 16, 8, 128, DType::F16};
   auto st = h.be->init_kv(kv);
   if (!st) {
     std::fprintf(stderr, "bench: %s\n", st.message().c_str());
     std::exit(1);
   }
-  cuda_ok(cudaMallocHost(&h.logits, size_t(64) * s.n_vocab * sizeof(float)), "pinned logits");
+  cuda_ok(cudaMallocHost(&h.picks, size_t(64) * 3 * sizeof(float)), "pinned picks");
   const size_t embd_bytes = h.file->tensors.at("token_embd.weight").nbytes;
   const size_t read_bytes = wbytes - embd_bytes;  // one embedding row per token is negligible
 
@@ -348,31 +366,45 @@ void bench_type(DType t, double bw, bool quick, bool engine) {
                   total - t_prefill, S * O / (total - t_prefill));
     report("64 seqs x (512 in, " + std::to_string(O) + " out) tok/s", tn, S * double(P + O) / total, "tok/s", note);
   }
-  if (t == DType::BF16 && !quick) {
-    // The same decode without CUDA graphs (ops launched as they come).
+  if (!quick) {
+    // The same decode without CUDA graphs (ops launched as they come), each op timed.
     setenv("MLXR_CUDA_GRAPHS", "0", 1);
+    setenv("MLXR_CUDA_PROFILE", "1", 1);
     auto be2 = make_cuda_backend(0);
     unsetenv("MLXR_CUDA_GRAPHS");
+    unsetenv("MLXR_CUDA_PROFILE");
     if (be2) {
       h.model.reset();
       h.be = std::move(*be2);
       auto m2 = load_model(h.file, *h.be);
       if (m2 && h.be->init_kv(kv)) {
         h.model = std::move(*m2);
-        for (int B : {1, 64}) {
+        const CudaBackendStats& ps = *cuda_backend_stats(*h.be);
+        {
+          h.next_block = 0;
+          auto tables = std::vector<std::vector<int32_t>>{h.take_blocks(2048 / 16)};
+          Batch b = prefill_batch(tables, 2048, s.n_vocab);
+          h.step(b);
+          const CudaBackendStats before = ps;
+          for (int i = 0; i < 3; ++i) h.step(b);
+          print_profile("prefill 2048", before, ps, 3);
+        }
+        for (int B : t == DType::BF16 ? std::vector<int>{1, 64} : std::vector<int>{1}) {
           h.next_block = 0;
           std::vector<std::vector<int32_t>> tables;
           for (int i = 0; i < B; ++i) tables.push_back(h.take_blocks(40));
           for (int i = 0; i < 3; ++i) h.step(decode_batch(tables, 512 + i, s.n_vocab, i));
           std::vector<double> ts;
+          const CudaBackendStats before = ps;
           for (int i = 0; i < 20; ++i) ts.push_back(h.step(decode_batch(tables, 515 + i, s.n_vocab, i)));
-          report("decode batch " + std::to_string(B) + " tok/s, no graphs", tn, B / median(ts), "tok/s");
+          report("decode batch " + std::to_string(B) + " tok/s, no graphs (ops timed)", tn, B / median(ts), "tok/s");
+          print_profile(B == 1 ? "decode batch 1" : "decode batch 64", before, ps, 20);
         }
       }
     }
   }
 
-  cudaFreeHost(h.logits);
+  cudaFreeHost(h.picks);
 }
 
 }  // namespace

@@ -28,6 +28,11 @@ class LlamaModel final : public Model {
   Status load() {
     const ModelHParams& hp = file_->hparams;
     const int64_t e = hp.n_embd, hd = hp.head_dim, nq = hp.n_head * hd, nkv = hp.n_head_kv * hd;
+    // Every matrix below goes through weight(); vectors through upload_f32, which is separate.
+    size_t weight_bytes = 0;
+    for (const auto& [name, t] : file_->tensors)
+      if (t.n_dims >= 2) weight_bytes += be_.upload_bytes(t);
+    MLXR_RETURN_IF_ERROR(be_.reserve_weights(weight_bytes));
     MLXR_ASSIGN_OR_RETURN(tok_embd_, weight("token_embd.weight", {e, hp.n_vocab}));
     output_ = tok_embd_;
     if (!hp.tied_embeddings) {
@@ -65,12 +70,15 @@ class LlamaModel final : public Model {
 
   const ModelHParams& hparams() const override { return file_->hparams; }
 
-  Status forward(const Batch& batch, float* logits) override {
+  Expected<const float*> forward_logits(const Batch& batch) override {
     MLXR_RETURN_IF_ERROR(run_layers(batch));
-    const ModelHParams& hp = file_->hparams;
-    const int n_out = static_cast<int>(batch.output_rows.size());
-    be_.matmul(output_, final_, n_out, logits_dev_);
-    be_.to_host(logits, logits_dev_, static_cast<size_t>(n_out) * hp.n_vocab);
+    be_.matmul(output_, final_, static_cast<int>(batch.output_rows.size()), logits_dev_);
+    return logits_dev_;
+  }
+
+  Status forward(const Batch& batch, float* logits) override {
+    MLXR_ASSIGN_OR_RETURN(const float* dev, forward_logits(batch));
+    be_.to_host(logits, dev, batch.output_rows.size() * static_cast<size_t>(file_->hparams.n_vocab));
     return Status::ok();
   }
 

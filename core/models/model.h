@@ -16,8 +16,12 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelHParams& hparams() const = 0;
-  // Logits for batch.output_rows: (output_rows.size(), n_vocab), written to host memory.
-  // The backend's KV arena must be initialised; K/V of every batch token is stored.
+  // Runs the batch and leaves the logits for batch.output_rows, (output_rows.size(), n_vocab),
+  // in backend memory, valid until the next call: reduce them there (Backend::top_k_rows) or
+  // copy the rows needed (to_host). The backend's KV arena must be initialised; K/V of every
+  // batch token is stored.
+  virtual Expected<const float*> forward_logits(const Batch& batch) = 0;
+  // forward_logits, copied to host memory.
   virtual Status forward(const Batch& batch, float* logits) = 0;
   // Final-norm hidden states for batch.output_rows: (output_rows.size(), n_embd), host memory.
   // Used for embeddings (pooled by the caller).

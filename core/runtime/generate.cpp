@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/runtime/step_sampler.h"
+
 namespace mlxr {
 namespace {
 
@@ -45,26 +47,30 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
   const int n_vocab = runner.hparams().n_vocab;
   const auto table = identity_table(kv, capacity);
   Sampler sampler(opts.sampling);
+  StepSampler step_sampler(runner.backend());
+  std::vector<SampleResult> results;
   GenerateOutput out;
   std::vector<int32_t> history = prompt;
-  HostBuffer logits_buf(runner.backend());
-  MLXR_ASSIGN_OR_RETURN(float* const logits, logits_buf.reserve(static_cast<size_t>(n_vocab)));
   Batch batch;
+  const float* logits = nullptr;  // backend memory: the last forward's row
 
   auto t0 = std::chrono::steady_clock::now();
   const int chunk = std::max(1, opts.prefill_chunk);
   for (size_t pos = 0; pos < prompt.size(); pos += chunk) {
     const int n = static_cast<int>(std::min<size_t>(chunk, prompt.size() - pos));
     fill_batch(batch, table, prompt.data() + pos, n, static_cast<int>(pos), false);
-    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits));
+    MLXR_ASSIGN_OR_RETURN(logits, runner.model().forward_logits(batch));
   }
+  runner.backend().sync();  // the prompt's GPU work counts as prompt time
   out.timings.prompt_ms = ms_since(t0);
   out.timings.prompt_tokens = static_cast<int>(prompt.size());
 
   auto t1 = std::chrono::steady_clock::now();
   out.stop_reason = "length";
   for (int i = 0; i < opts.max_tokens; ++i) {
-    SampleResult r = sampler.sample(logits, n_vocab, history);
+    const StepSampler::Row row{&sampler, history};
+    MLXR_RETURN_IF_ERROR(step_sampler.sample(logits, n_vocab, std::span(&row, 1), results));
+    SampleResult r = std::move(results[0]);
     out.tokens.push_back(r.token);
     history.push_back(r.token);
     const bool eog = opts.stop_at_eog && runner.tokenizer().is_eog(r.token);
@@ -85,7 +91,7 @@ Expected<GenerateOutput> generate(ModelRunner& runner, const std::vector<int32_t
       break;
     }
     fill_batch(batch, table, &history.back(), 1, pos, false);
-    MLXR_RETURN_IF_ERROR(runner.model().forward(batch, logits));
+    MLXR_ASSIGN_OR_RETURN(logits, runner.model().forward_logits(batch));
   }
   out.timings.decode_ms = ms_since(t1);
   out.timings.generated_tokens = static_cast<int>(out.tokens.size());

@@ -16,6 +16,9 @@
 
 namespace mlxr {
 
+// The most candidates Backend::top_k_rows returns per row (one CTA's shared memory on CUDA).
+inline constexpr int kMaxTopK = 1024;
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -30,6 +33,11 @@ class Backend {
   virtual void free_host(float* p) = 0;
   // A weight usable by matmul/get_rows on this backend. CPU: the view itself (no copy).
   virtual Expected<TensorView> upload(const TensorView& host) = 0;
+  // Backend memory upload(host) will take (0 where the view is used in place).
+  virtual size_t upload_bytes(const TensorView& host) const = 0;
+  // Sizes weight memory once, before the uploads: `bytes` is the sum of upload_bytes() of the
+  // weights to come. CUDA takes them as one device allocation; an error says how much is free.
+  virtual Status reserve_weights(size_t bytes) = 0;
   // An F32 copy of a small tensor (norm weights, biases, rope factors), dequantised if needed.
   // CPU: points into the file when it is already F32.
   virtual Expected<const float*> upload_f32(const TensorView& host) = 0;
@@ -65,6 +73,12 @@ class Backend {
                          float* out) = 0;
   // Copy selected rows: out[i] = x[rows[i]] for the batch's output_rows.
   virtual void gather_output_rows(const float* x, int n, float* out) = 0;
+  // Per row of logits (rows, n) in backend memory: the k largest values, largest first (equal
+  // values: lower index first), their indices, and the row's log-sum-exp (of the raw values).
+  // NaN counts as -inf (it is never ranked above a number, and adds nothing to the sum).
+  // Written to host memory (alloc_host memory is fastest on CUDA): vals (rows, k), idx (rows, k),
+  // lse (rows); the results are ready on return. 1 <= k <= kMaxTopK, k <= n.
+  virtual void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) = 0;
   // Mixture-of-experts routing; `rows` and `scales` are host arrays of n_rows entries.
   virtual void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) = 0;
   // dst[rows[i]] += scales[i] * src[i], in order of i.

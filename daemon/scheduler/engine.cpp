@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/runtime/step_sampler.h"
 #include "daemon/scheduler/policy.h"
 #include "daemon/scheduler/request_stream.h"
 
@@ -29,6 +30,7 @@ const char* finish_reason_name(FinishReason r) {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 // Embedding sequences borrow KV blocks under ids no request can have.
 constexpr uint64_t kEmbedSeqId = ~0ull;
 }  // namespace
@@ -63,8 +65,9 @@ struct Engine::Impl {
 
   // Worker-only state.
   std::unordered_map<uint64_t, std::unique_ptr<RequestStream>> live;
-  std::optional<HostBuffer> logits;  // backend host memory (pinned on CUDA); declared after runner, freed first
+  std::optional<StepSampler> sampler;  // holds backend host memory: declared after runner, freed first
   uint64_t steps = 0, tokens_generated = 0, prompt_tokens_processed = 0;
+  double forward_s = 0, sample_s = 0, schedule_s = 0;
 
   void run();
   void admit(std::deque<Incoming>& in);
@@ -137,6 +140,7 @@ void Engine::Impl::end(uint64_t id, FinishReason reason, std::string error) {
 }
 
 void Engine::Impl::step() {
+  const auto t_start = Clock::now();
   StepPlan plan = sched->plan();
   if (plan.empty()) return;
   const auto t_sched = Clock::now();
@@ -148,10 +152,24 @@ void Engine::Impl::step() {
   Backend& be = runner->backend();
   for (const BlockCopy& c : plan.kv_copies) be.kv_copy_block(c.src, c.dst);
   const int n_vocab = runner->hparams().n_vocab;
-  Status st;
-  auto buf = logits->reserve(plan.batch.output_rows.size() * static_cast<size_t>(n_vocab));
-  if (!buf) st = buf.status();
-  else st = runner->model().forward(plan.batch, *buf);
+  const auto t_fwd = Clock::now();
+  Expected<const float*> logits = runner->model().forward_logits(plan.batch);
+  if (logits) be.sync();  // the GPU's share of the step counts as forward time, not sampling
+  const auto t_fwd_end = Clock::now();
+  forward_s += seconds(t_fwd, t_fwd_end);
+
+  std::vector<SampleResult> results;
+  Status st = logits.status();
+  if (st) {
+    std::vector<StepSampler::Row> rows(plan.batch.output_rows.size());
+    for (const ScheduledSeq& sc : plan.seqs) {
+      if (sc.output_row < 0) continue;
+      rows[sc.output_row] = {&live.at(sc.id)->sampler(), sched->get(sc.id)->tokens};
+    }
+    st = sampler->sample(*logits, n_vocab, rows, results);
+  }
+  const auto t_tok = Clock::now();
+  sample_s += seconds(t_fwd_end, t_tok);
   if (!st) {
     // The arena may now hold partial K/V of these sequences: fail them and forget cached prefixes.
     for (const ScheduledSeq& sc : plan.seqs) end(sc.id, FinishReason::kError, st.message());
@@ -160,17 +178,8 @@ void Engine::Impl::step() {
   }
   ++steps;
   prompt_tokens_processed += plan.n_prefill_tokens;
-
-  std::vector<int32_t> sampled(plan.batch.output_rows.size(), -1);
-  std::vector<SampleResult> results(sampled.size());
-  for (const ScheduledSeq& sc : plan.seqs) {
-    if (sc.output_row < 0) continue;
-    const SeqState* s = sched->get(sc.id);
-    results[sc.output_row] = live.at(sc.id)->sampler().sample(
-        logits->data() + static_cast<size_t>(sc.output_row) * n_vocab, n_vocab, s->tokens);
-    sampled[sc.output_row] = results[sc.output_row].token;
-  }
-  const auto t_tok = Clock::now();
+  std::vector<int32_t> sampled(results.size(), -1);
+  for (size_t i = 0; i < results.size(); ++i) sampled[i] = results[i].token;
   const std::vector<SeqEvent> events = sched->update(plan, sampled);
   size_t ev_i = 0;
   for (const ScheduledSeq& sc : plan.seqs) {
@@ -189,6 +198,7 @@ void Engine::Impl::step() {
     if (!why && ev.finish != SeqFinish::kNone) why = FinishReason::kLength;
     if (why) end(ev.id, *why);
   }
+  schedule_s += seconds(t_start, Clock::now()) - seconds(t_fwd, t_tok);
   publish_stats(&plan);
 }
 
@@ -208,6 +218,9 @@ void Engine::Impl::publish_stats(const StepPlan* plan) {
   stats.preemptions = sched->n_preemptions();
   stats.tokens_generated = tokens_generated;
   stats.prompt_tokens_processed = prompt_tokens_processed;
+  stats.forward_s = forward_s;
+  stats.sample_s = sample_s;
+  stats.schedule_s = schedule_s;
   if (plan) {
     stats.last_batch_tokens = plan->batch.n_tokens();
     stats.last_batch_seqs = plan->batch.n_seqs();
@@ -278,7 +291,7 @@ Expected<std::unique_ptr<Engine>> Engine::create(const std::string& model_path, 
   // serves many concurrent requests; size it explicitly with kv_blocks for more.
   if (ro.kv_blocks <= 0 && ro.max_seqs <= 1) ro.max_seqs = 4;
   MLXR_ASSIGN_OR_RETURN(impl->runner, ModelRunner::create(model_path, ro));
-  impl->logits.emplace(impl->runner->backend());
+  impl->sampler.emplace(impl->runner->backend());
   const KVLayout& kvl = impl->runner->kv_layout();
   SchedulerConfig& c = impl->sched_cfg;
   c.n_blocks = kvl.n_blocks;

@@ -69,6 +69,10 @@ struct EngineStats {
   uint64_t steps = 0, tokens_generated = 0, prompt_tokens_processed = 0;
   uint64_t preemptions = 0;     // sequences whose blocks were freed to make room (recomputed later)
   int last_batch_tokens = 0, last_batch_seqs = 0;
+  // Worker time so far, in seconds: running the model (including the wait for the GPU);
+  // sampling (top-k on the backend, candidates or whole rows to the host, the sampler chains);
+  // the rest of each step (planning, KV bookkeeping, streaming tokens).
+  double forward_s = 0, sample_s = 0, schedule_s = 0;
 };
 
 class Engine {

@@ -337,7 +337,7 @@ TEST(GpuAttentionPerf, DISABLED_KernelTimes) {
     };
     if (sh.fresh > 1) {
       const int nt = static_cast<int>(tiles.size() / 5);
-      const double ms = time_ms([&] { cuda::attention_tiled(a, d_tiles, nt, q, n_head, scale, 0, out, st); });
+      const double ms = time_ms([&] { cuda::attention_tiled(a, d_tiles, nt, q, n_head, scale, 0, out, nullptr, st); });
       double pairs = 0;
       for (int p = sh.ctx - sh.fresh; p < sh.ctx; ++p) pairs += p + 1;
       const double flops = 4.0 * pairs * hd * n_head * sh.S;

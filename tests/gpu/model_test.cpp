@@ -89,6 +89,7 @@ TEST(GpuModel, SyntheticLlamaEveryWeightType) {
       const auto forced = prompt_ids(6, s.n_vocab - 1);
       ModelRun rc = run_model(model.file, cpu, kv, prompt, 6, forced);
       ModelRun rg = run_model(model.file, **gpu, kv, prompt, 6, forced);
+      EXPECT_EQ(cuda_backend_stats(**gpu)->weight_allocations, 1) << "weights in one device allocation";
       const double tol = !dtype_info(t).quantized ? (kv == DType::F32 && t == DType::F32 ? 1e-4 : 1e-2) : 3e-2;
       compare(rc, rg, tol, std::string(dtype_name(t)) + " kv " + dtype_name(kv));
     }

@@ -9,6 +9,7 @@
 #include "core/kernels/cpu/attention.h"
 #include "core/kernels/cpu/repack.h"
 #include "core/kernels/cpu/ops.h"
+#include "core/kernels/cpu/topk.h"
 #include "core/quant/quant.h"
 
 namespace mlxr {
@@ -178,6 +179,13 @@ void CpuBackend::attention(int layer, const float* q, int n_head, float scale, i
 
 void CpuBackend::gather_output_rows(const float* x, int n, float* out) {
   gather_rows(x, batch_->output_rows.data(), static_cast<int>(batch_->output_rows.size()), n, out);
+}
+
+void CpuBackend::top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) {
+  // Rows are independent: one chunk of rows per worker.
+  pool_.parallel_for(static_cast<size_t>(rows), [&](int, size_t b, size_t e) {
+    cpu::top_k_rows(logits + b * n, static_cast<int>(e - b), n, k, vals + b * k, idx + b * k, lse + b);
+  });
 }
 
 void CpuBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) {

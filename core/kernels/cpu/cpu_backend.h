@@ -23,6 +23,10 @@ class CpuBackend final : public Backend {
   Expected<float*> alloc_host(size_t n_floats) override { return alloc(n_floats); }
   void free_host(float* p) override { free(p); }
   Expected<TensorView> upload(const TensorView& host) override;
+  // Weights are used in place from the mapped file (Q4_0's repacked copy is allocated per tensor
+  // as it is made, and the mapped original released): nothing to reserve.
+  size_t upload_bytes(const TensorView&) const override { return 0; }
+  Status reserve_weights(size_t) override { return Status::ok(); }
   Expected<const float*> upload_f32(const TensorView& host) override;
   void to_host(float* dst, const float* src, size_t n_floats) override;
   void from_host(float* dst, const float* src, size_t n_floats) override;
@@ -44,6 +48,7 @@ class CpuBackend final : public Backend {
   void kv_store(int layer, const float* k, const float* v) override;
   void attention(int layer, const float* q, int n_head, float scale, int sliding_window, float* out) override;
   void gather_output_rows(const float* x, int n, float* out) override;
+  void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) override;
   void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) override;
   void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
                           int n) override;

@@ -41,6 +41,8 @@ __device__ __forceinline__ size_t cache_row(const KVArgs& kv, int seq, int pos, 
 
 template <typename KT>
 __global__ void k_kv_store(KVArgs kv, const float* k, const float* v, int T) {
+  pdl_trigger();
+  pdl_wait();
   const size_t row = static_cast<size_t>(kv.n_kv) * kv.hd;
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
   if (i >= row * T) return;
@@ -49,6 +51,36 @@ __global__ void k_kv_store(KVArgs kv, const float* k, const float* v, int T) {
   const size_t dst = cache_row(kv, kv.seq_of[t], kv.positions[t], 0) + c;
   static_cast<KT*>(kv.k)[dst] = KvT<KT>::store(k[i]);
   static_cast<KT*>(kv.v)[dst] = KvT<KT>::store(v[i]);
+}
+
+// RoPE of q and k (in place) and the store of the rotated k and of v, in one launch: each block
+// (token, group of heads: rope_head_groups) computes the angles, rotates its heads, then stores
+// K and V of its kv heads.
+template <typename KT>
+__global__ void k_rope_kv_store(KVArgs kv, float* q, int nq, float* k, const float* v, RopeArgs a, const float* ff) {
+  pdl_trigger();
+  pdl_wait();
+  __shared__ float cs[kRopeMaxPairs], sn[kRopeMaxPairs];
+  const int t = blockIdx.x;
+  rope_angles(static_cast<float>(kv.positions[t]), a, ff, cs, sn);
+  __syncthreads();
+  const int half = a.n_dims / 2;
+  int h0, h1;
+  rope_head_range(nq + kv.n_kv, h0, h1);
+  float* qt = q + static_cast<size_t>(t) * nq * kv.hd;
+  float* kt = k + static_cast<size_t>(t) * kv.n_kv * kv.hd;
+  for (int j = threadIdx.x; j < (h1 - h0) * half; j += blockDim.x) {
+    const int h = h0 + j / half, i = j % half;
+    rope_rotate(h < nq ? qt + h * kv.hd : kt + (h - nq) * kv.hd, i, a, cs[i], sn[i]);
+  }
+  __syncthreads();  // the rotated k, written by other threads of this block
+  const int kv0 = max(h0, nq) - nq, kv1 = max(h1, nq) - nq;  // this block's kv heads
+  const float* vt = v + static_cast<size_t>(t) * kv.n_kv * kv.hd;
+  const size_t dst = cache_row(kv, kv.seq_of[t], kv.positions[t], 0);
+  for (int c = kv0 * kv.hd + threadIdx.x; c < kv1 * kv.hd; c += blockDim.x) {
+    static_cast<KT*>(kv.k)[dst + c] = KvT<KT>::store(kt[c]);
+    static_cast<KT*>(kv.v)[dst + c] = KvT<KT>::store(vt[c]);
+  }
 }
 
 // ---- device helpers of the tensor-core kernels ----
@@ -448,7 +480,7 @@ __device__ __forceinline__ void attn_tile(const KT* Kt, const KT* Vt, const uint
 // O / l of rows ra and rb (those < nrows) into out (T, n_head, HD) at head h.
 template <int HD>
 __device__ __forceinline__ void store_rows(RowState<HD>& r, int ra, int rb, int nrows, int t0, int n_head, int h, int c,
-                                           float* out) {
+                                           float* out, __nv_bfloat16* out16) {
 #pragma unroll
   for (int off = 1; off <= 2; off <<= 1) {
     r.l_a += __shfl_xor_sync(0xffffffffu, r.l_a, off);
@@ -458,12 +490,17 @@ __device__ __forceinline__ void store_rows(RowState<HD>& r, int ra, int rb, int 
 #pragma unroll
   for (int dn = 0; dn < HD / 8; ++dn) {
     const int d = dn * 8 + 2 * c;
-    if (ra < nrows)
-      *reinterpret_cast<float2*>(out + (static_cast<size_t>(t0 + ra) * n_head + h) * HD + d) =
-          make_float2(r.o[dn][0] * inv_a, r.o[dn][1] * inv_a);
-    if (rb < nrows)
-      *reinterpret_cast<float2*>(out + (static_cast<size_t>(t0 + rb) * n_head + h) * HD + d) =
-          make_float2(r.o[dn][2] * inv_b, r.o[dn][3] * inv_b);
+    const size_t at_a = (static_cast<size_t>(t0 + ra) * n_head + h) * HD + d;
+    const size_t at_b = (static_cast<size_t>(t0 + rb) * n_head + h) * HD + d;
+    if (out16) {
+      if (ra < nrows)
+        *reinterpret_cast<__nv_bfloat162*>(out16 + at_a) = __floats2bfloat162_rn(r.o[dn][0] * inv_a, r.o[dn][1] * inv_a);
+      if (rb < nrows)
+        *reinterpret_cast<__nv_bfloat162*>(out16 + at_b) = __floats2bfloat162_rn(r.o[dn][2] * inv_b, r.o[dn][3] * inv_b);
+    } else {
+      if (ra < nrows) *reinterpret_cast<float2*>(out + at_a) = make_float2(r.o[dn][0] * inv_a, r.o[dn][1] * inv_a);
+      if (rb < nrows) *reinterpret_cast<float2*>(out + at_b) = make_float2(r.o[dn][2] * inv_b, r.o[dn][3] * inv_b);
+    }
   }
 }
 
@@ -549,7 +586,7 @@ __global__ __launch_bounds__(128) void k_attn_tiled_legacy(KVArgs kv, const int3
     if (kt > warp_max) continue;
     attn_tile<KT, HD, LD>(Ks, Vs, qf, kt, false, scale * kLog2e, lane, st);
   }
-  store_rows<HD>(st, ra, rb, nrows, t0, n_head, h, c, out);
+  store_rows<HD>(st, ra, rb, nrows, t0, n_head, h, c, out, nullptr);
 }
 
 // ---- prefill: FlashAttention-2 on mma.sync ----
@@ -569,7 +606,8 @@ constexpr size_t prefill_smem() {  // K and V, NSTG stages each
 template <typename KT, int HD, int WARPS, int NSTG>
 __global__ __launch_bounds__(WARPS * 32) void k_attn_prefill(KVArgs kv, const int32_t* __restrict__ tiles,
                                                              const float* __restrict__ q, int n_head, float scale_log2,
-                                                             int window, float* __restrict__ out) {
+                                                             int window, float* __restrict__ out,
+                                                             __nv_bfloat16* __restrict__ out16) {
   constexpr int NT = WARPS * 32;
   constexpr int ROWS = WARPS * 16;             // query rows of one block
   constexpr int SUBS = kAttnTileRows / ROWS;  // blocks per tile
@@ -708,7 +746,7 @@ __global__ __launch_bounds__(WARPS * 32) void k_attn_prefill(KVArgs kv, const in
     const KT* Vt = Vs + (it % NSTG) * STAGE;
     attn_tile<KT, HD, LD>(Kt, Vt, qf, kt, kt + kTileKeys - 1 <= w_min && kt >= w_first_max, scale_log2, lane, st);
   }
-  store_rows<HD>(st, ra, rb, nrows, t0, n_head, h, c, out);
+  store_rows<HD>(st, ra, rb, nrows, t0, n_head, h, c, out, out16);
 }
 
 // ---- decode: split-KV on mma.sync, K/V streamed from global memory into fragments ----
@@ -917,7 +955,7 @@ constexpr size_t legacy_tiled_smem() {
 
 template <typename KT, int HD>
 void launch_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const float* q, int n_head, float scale,
-                  int window, float* out, cudaStream_t s) {
+                  int window, float* out, void* out16, cudaStream_t s) {
   if (g_attn_legacy) {
     const dim3 grid(n_tiles, n_head, (kAttnTileRows + kLegacyRows - 1) / kLegacyRows);
     k_attn_tiled_legacy<KT, HD><<<grid, 128, legacy_tiled_smem<KT, HD>(), s>>>(kv, tiles, q, n_head, scale, window, out);
@@ -927,7 +965,8 @@ void launch_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const flo
   // 4 warps 0.226 ms, three stages 0.200 ms, this 0.195 ms).
   k_attn_prefill<KT, HD, kPrefillWarps, kPrefillStages>
       <<<dim3(n_head, n_tiles * (kAttnTileRows / (16 * kPrefillWarps))), 32 * kPrefillWarps,
-         prefill_smem<KT, HD, kPrefillStages>(), s>>>(kv, tiles, q, n_head, scale * kLog2e, window, out);
+         prefill_smem<KT, HD, kPrefillStages>(), s>>>(kv, tiles, q, n_head, scale * kLog2e, window, out,
+                                                      static_cast<__nv_bfloat16*>(out16));
 }
 
 template <typename KT, int HD>
@@ -1010,11 +1049,23 @@ void set_mma_smem() {
 
 void kv_store(const KVArgs& kv, const float* k, const float* v, int T, cudaStream_t s) {
   const size_t n = static_cast<size_t>(T) * kv.n_kv * kv.hd;
-  const unsigned grid = static_cast<unsigned>((n + 255) / 256);
-  if (kv.dtype == DType::F32) k_kv_store<float><<<grid, 256, 0, s>>>(kv, k, v, T);
-  else if (kv.dtype == DType::F16) k_kv_store<__half><<<grid, 256, 0, s>>>(kv, k, v, T);
-  else k_kv_store<__nv_bfloat16><<<grid, 256, 0, s>>>(kv, k, v, T);
+  const dim3 grid(static_cast<unsigned>((n + 255) / 256));
+  const bool pdl = pdl_enabled();
+  if (kv.dtype == DType::F32) launch_pdl(k_kv_store<float>, grid, dim3(256), 0, s, pdl, kv, k, v, T);
+  else if (kv.dtype == DType::F16) launch_pdl(k_kv_store<__half>, grid, dim3(256), 0, s, pdl, kv, k, v, T);
+  else launch_pdl(k_kv_store<__nv_bfloat16>, grid, dim3(256), 0, s, pdl, kv, k, v, T);
   check_launch("kv_store");
+}
+
+void rope_kv_store(const KVArgs& kv, float* q, int nq, float* k, const float* v, int T, const RopeArgs& a,
+                   const float* ff, cudaStream_t s) {
+  const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(rope_head_groups(T, nq + kv.n_kv)));
+  const dim3 block(256);
+  const bool pdl = pdl_enabled();
+  if (kv.dtype == DType::F32) launch_pdl(k_rope_kv_store<float>, grid, block, 0, s, pdl, kv, q, nq, k, v, a, ff);
+  else if (kv.dtype == DType::F16) launch_pdl(k_rope_kv_store<__half>, grid, block, 0, s, pdl, kv, q, nq, k, v, a, ff);
+  else launch_pdl(k_rope_kv_store<__nv_bfloat16>, grid, block, 0, s, pdl, kv, q, nq, k, v, a, ff);
+  check_launch("rope_kv_store");
 }
 
 void attention_split(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window, int nsplit,
@@ -1067,15 +1118,17 @@ bool attention_tiled_supported(DType kv, int hd) {
   return (kv == DType::F16 || kv == DType::BF16) && (hd == 64 || hd == 128);
 }
 
+bool attention_tiled_out16() { return !g_attn_legacy; }
+
 void attention_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const float* q, int n_head, float scale,
-                     int window, float* out, cudaStream_t s) {
+                     int window, float* out, void* out16, cudaStream_t s) {
   if (n_tiles <= 0) return;
   if (kv.dtype == DType::F16) {
-    if (kv.hd == 64) launch_tiled<__half, 64>(kv, tiles, n_tiles, q, n_head, scale, window, out, s);
-    else launch_tiled<__half, 128>(kv, tiles, n_tiles, q, n_head, scale, window, out, s);
+    if (kv.hd == 64) launch_tiled<__half, 64>(kv, tiles, n_tiles, q, n_head, scale, window, out, out16, s);
+    else launch_tiled<__half, 128>(kv, tiles, n_tiles, q, n_head, scale, window, out, out16, s);
   } else {
-    if (kv.hd == 64) launch_tiled<__nv_bfloat16, 64>(kv, tiles, n_tiles, q, n_head, scale, window, out, s);
-    else launch_tiled<__nv_bfloat16, 128>(kv, tiles, n_tiles, q, n_head, scale, window, out, s);
+    if (kv.hd == 64) launch_tiled<__nv_bfloat16, 64>(kv, tiles, n_tiles, q, n_head, scale, window, out, out16, s);
+    else launch_tiled<__nv_bfloat16, 128>(kv, tiles, n_tiles, q, n_head, scale, window, out, out16, s);
   }
   check_launch("attention_tiled");
 }

@@ -3,9 +3,11 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
+#include "core/kernels/cuda/kernels.h"
 #include "core/tensor/dtype.h"
 
 namespace mlxr::cuda {
@@ -171,6 +173,45 @@ __device__ __forceinline__ void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
+}
+
+// RoPE as cpu::rope computes it, one block per token: rope_angles puts the (cos, sin) of every
+// rotated pair at the token's position in shared memory once for all heads (theta by repeated
+// multiplication, as the CPU's cache builds it; YaRN's ramp; the attention factor), then
+// rope_rotate turns pair i of one head in place.
+constexpr int kRopeMaxPairs = 128;  // head_dim <= 256
+__device__ __forceinline__ void rope_angles(float pos, const RopeArgs& a, const float* ff, float* cs, float* sn) {
+  for (int i = threadIdx.x; i < a.n_dims / 2; i += blockDim.x) {
+    float theta = pos;
+    for (int k = 0; k < i; ++k) theta *= a.theta_scale;
+    const int i0 = 2 * i;
+    const float theta_extrap = theta / (ff ? ff[i] : 1.0f);
+    const float theta_interp = a.freq_scale * theta_extrap;
+    float th = theta_interp;
+    if (a.ext_factor != 0.0f) {
+      const float y = (i0 / 2 - a.corr0) / fmaxf(0.001f, a.corr1 - a.corr0);
+      const float ramp_mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * a.ext_factor;
+      th = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+    }
+    cs[i] = cosf(th) * a.mscale;
+    sn[i] = sinf(th) * a.mscale;
+  }
+}
+// Blocks per token of a RoPE launch: few tokens (decode) spread their heads over several blocks,
+// each computing the angles itself; many tokens (prefill) take one block each.
+inline int rope_head_groups(int T, int n_heads) { return T >= 256 ? 1 : std::max(1, std::min(n_heads, 256 / T)); }
+// Heads [first, last) of n_heads that block (blockIdx.y of gridDim.y) rotates.
+__device__ __forceinline__ void rope_head_range(int n_heads, int& first, int& last) {
+  const int per = (n_heads + gridDim.y - 1) / gridDim.y;
+  first = blockIdx.y * per;
+  last = min(n_heads, first + per);
+}
+__device__ __forceinline__ void rope_rotate(float* v, int i, const RopeArgs& a, float c, float s) {
+  const int half = a.n_dims / 2;
+  const int ia = a.neox ? i : 2 * i, ib = a.neox ? i + half : 2 * i + 1;
+  const float va = v[ia], vb = v[ib];
+  v[ia] = va * c - vb * s;
+  v[ib] = va * s + vb * c;
 }
 
 template <typename Kernel, typename... Args>

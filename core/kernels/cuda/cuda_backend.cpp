@@ -13,7 +13,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/kernels/cuda/gemm_lt.h"
 #include "core/kernels/cuda/kernels.h"
+#include "core/kernels/cuda/topk.h"
 #include "core/quant/quant.h"
 
 namespace mlxr {
@@ -69,6 +71,8 @@ class CudaBackend final : public Backend {
   Expected<float*> alloc_host(size_t n_floats) override;
   void free_host(float* p) override;
   Expected<TensorView> upload(const TensorView& host) override;
+  size_t upload_bytes(const TensorView& host) const override;
+  Status reserve_weights(size_t bytes) override;
   Expected<const float*> upload_f32(const TensorView& host) override;
   void to_host(float* dst, const float* src, size_t n_floats) override;
   void from_host(float* dst, const float* src, size_t n_floats) override;
@@ -90,6 +94,7 @@ class CudaBackend final : public Backend {
   void kv_store(int layer, const float* k, const float* v) override;
   void attention(int layer, const float* q, int n_head, float scale, int sliding_window, float* out) override;
   void gather_output_rows(const float* x, int n, float* out) override;
+  void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) override;
   void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) override;
   void scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
                           int n) override;
@@ -122,8 +127,9 @@ class CudaBackend final : public Backend {
   void wrote(const void* p, size_t bytes);
   void* ensure(Scratch& s, size_t bytes);
   // Peephole fusion: an add is held back until the next op; when that op is the rms_norm of the
-  // same x, both run as one kernel (residual add + norm). A rope is held back likewise and fused
-  // with the following rope of the same step (q and k in one launch). settle() emits what is held.
+  // same x, both run as one kernel (residual add + norm). A rope is held back likewise and joined
+  // by the following rope of the same step (q and k); when the kv_store of that k follows, the
+  // pair and the store run as one launch. settle() emits what is held.
   struct HeldAdd {
     float* x = nullptr;
     const float* y = nullptr;
@@ -132,6 +138,8 @@ class CudaBackend final : public Backend {
   struct HeldRope {
     float* x = nullptr;
     int n_heads = 0, head_dim = 0, T = 0;
+    float* x2 = nullptr;  // the second of a pair (k), or null
+    int n2 = 0;
     cuda::RopeArgs a;
     const float* ff = nullptr;
     const int32_t* pos = nullptr;
@@ -156,10 +164,46 @@ class CudaBackend final : public Backend {
   void settle_add();
   void settle_rope();
   void settle_matvec();
-  void settle_norm(int8_t* q = nullptr, float2* ds = nullptr);
+  void settle_norm(int8_t* q = nullptr, float2* ds = nullptr, void* out16 = nullptr, DType t16 = DType::BF16);
   // Holds a decode matvec, joining the held group when it can.
   void hold_matvec(const TensorView& w, const float* x, int rows, float* y);
+  // GEMMs (prefill, batched decode) are held too, two of one input: when a swiglu of exactly
+  // that pair follows (gate, up), both GEMMs write 16-bit results and one 16-bit SwiGLU writes
+  // the down projection's input; the F32 gate/up/out the model named are left lazy (below).
+  struct HeldGemm {
+    TensorView w;
+    const float* x = nullptr;
+    int rows = 0;
+    float* y = nullptr;
+  } held_gemm_[2];
+  int n_gemm_ = 0;
+  void settle_gemm();
+  bool fuse_gemm_swiglu(const float* gate, const float* up, float* out, size_t n);
+  // F32 results that exist only as a 16-bit copy in a fused path's scratch: widened into place
+  // when an op reads them or writes part of them, dropped when an op overwrites them whole.
+  // Every op declares what it reads and writes through use() before it is queued.
+  struct Lazy {
+    float* dst = nullptr;
+    size_t n = 0;
+    const void* src = nullptr;
+    DType t = DType::BF16;
+  };
+  std::vector<Lazy> lazy_;
+  void use(const void* p, size_t bytes, bool whole_write = false);
+  // Before a fused path rewrites scratch `src`: results still lazy in it are widened first, and
+  // a cached GEMM input there is forgotten.
+  void release_scratch(const void* src);
+  void materialize(const Lazy& l);
+  std::unordered_map<const void*, size_t> alloc_bytes_;  // so free() knows which lazy results die
+  // The 16-bit input of a GEMM on x: cached, written by the norm that produced x, or converted.
+  const void* gemm_input(const float* x, int rows, int K, DType act);
+  bool gemm_input_cached(const float* x, size_t xbytes, DType act) const {
+    return conv_src_ == x && conv_bytes_ == xbytes && conv_type_ == act;
+  }
+  // y = x · Wᵀ from the 16-bit input xc; quantized weights are dequantized to bf16 first.
+  void emit_gemm(const TensorView& w, const void* xc, DType act, int rows, void* y, bool y16);
   void settle() {
+    settle_gemm();
     settle_matvec();
     settle_norm();
     settle_rope();
@@ -178,9 +222,12 @@ class CudaBackend final : public Backend {
   bool graphs_enabled_ = true;
   bool group_matvec_ = true;  // MLXR_CUDA_GROUP=0: one launch per matvec, no SwiGLU fusion
   bool pdl_ = true;           // MLXR_CUDA_PDL=0: plain launches
+  cuda::LtGemm lt_;           // 16-bit GEMMs, algorithm timed per shape
+  bool lt_enabled_ = true;    // MLXR_CUDA_LT=0: cublasGemmEx with its default algorithm
   CudaBackendStats stats_;
 
-  // Weights: bump allocation from large chunks, uploaded through pinned staging buffers.
+  // Weights: bump allocation from one reserved block (reserve_weights), or from chunks when
+  // uploads come without a reservation; uploaded through pinned staging buffers.
   std::vector<void*> weight_chunks_;
   char* wcur_ = nullptr;
   size_t wleft_ = 0;
@@ -203,23 +250,32 @@ class CudaBackend final : public Backend {
   bool batch_set_ = false;
   double step_start_ = 0;
 
-  Scratch conv_, q8_, deq_, attn_ws_, blas_ws_, idx_, tune_;
-  // Fastest kernel per one-row 16-bit matvec group shape: a matvec_group variant, or
-  // kMatvecVariants for cuBLAS.
+  Scratch conv_, q8_, deq_, attn_ws_, blas_ws_, idx_, tune_, glu_g_, glu_u_, glu_o_, topk_, attn16_;
+  // Fastest kernel per matvec group shape: a matvec_group variant, or (a lone 16-bit weight)
+  // matvec_variant_count for cuBLAS.
   std::unordered_map<uint64_t, int> tuned_;
-  int tune_group(const cuda::MatvecGroup& g, const float* x);
-  void gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, float* y);
-  // y = x · Wᵀ through cuBLAS, x converted to the 16-bit type first (cached per source).
-  void enqueue_gemm16(DType act, const void* wmat, const float* x, int rows, int K, int N, float* y);
-  // What conv_ / q8_ currently hold (a conversion of this source), valid until it is written.
+  int tune_group(const cuda::MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R);
+  // y (F32, or yt = act) = x · Wᵀ through cuBLAS, x and W of the 16-bit type act.
+  void gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, void* y, DType yt);
+  // What conv_data_ / q8_ currently hold (a 16-bit or int8 copy of this source), valid until
+  // the source is written. conv_data_ is conv_ or a fused SwiGLU's output.
   const void* conv_src_ = nullptr;
   size_t conv_bytes_ = 0;
   DType conv_type_ = DType::F32;
+  const void* conv_data_ = nullptr;
   const void* q8_src_ = nullptr;
   size_t q8_bytes_ = 0;
   std::vector<void*> graveyard_;
 
   bool recording_ = false;
+  bool f32_gemm_seen_ = false;  // an F32-weight model: its GEMMs want F32 inputs
+  bool profile_ = false;  // MLXR_CUDA_PROFILE=1: time each eagerly launched op
+  struct Profiled {
+    int kind;
+    cudaEvent_t start, end;
+  };
+  std::vector<Profiled> profiled_;
+  std::vector<cudaEvent_t> event_pool_;
   std::vector<std::function<void()>> pending_;
   std::vector<uint64_t> sig_;
   struct GraphEntry {
@@ -234,7 +290,7 @@ CudaBackend::~CudaBackend() {
   for (auto& [k, g] : graphs_)
     if (g.exec) cudaGraphExecDestroy(g.exec);
   for (void* p : graveyard_) cudaFree(p);
-  for (Scratch* s : {&conv_, &q8_, &deq_, &attn_ws_, &blas_ws_, &idx_, &tune_})
+  for (Scratch* s : {&conv_, &q8_, &deq_, &attn_ws_, &blas_ws_, &idx_, &tune_, &glu_g_, &glu_u_, &glu_o_, &topk_, &attn16_})
     if (s->ptr) cudaFree(s->ptr);
   for (void* p : weight_chunks_) cudaFree(p);
   for (void* p : small_) cudaFree(p);
@@ -246,6 +302,8 @@ CudaBackend::~CudaBackend() {
     if (staging_ev_[i]) cudaEventDestroy(staging_ev_[i]);
   }
   if (meta_ev_) cudaEventDestroy(meta_ev_);
+  for (const Profiled& p : profiled_) event_pool_.insert(event_pool_.end(), {p.start, p.end});
+  for (cudaEvent_t e : event_pool_) cudaEventDestroy(e);
   if (blas_) cublasDestroy(blas_);
   if (st_) cudaStreamDestroy(st_);
 }
@@ -262,6 +320,8 @@ Status CudaBackend::init() {
   if ((e = cudaMalloc(&blas_ws_.ptr, kBlasWorkspace)) != cudaSuccess) return make_error(cuda_error("cuBLAS workspace", e));
   blas_ws_.cap = kBlasWorkspace;
   cublasSetWorkspace(blas_, blas_ws_.ptr, kBlasWorkspace);
+  if (const char* g = std::getenv("MLXR_CUDA_LT")) lt_enabled_ = std::strcmp(g, "0") != 0;
+  if (lt_enabled_) lt_enabled_ = lt_.init(st_, blas_ws_.ptr, kBlasWorkspace).is_ok();
   for (int i = 0; i < 2; ++i) {
     if ((e = cudaMallocHost(&staging_[i], kStagingBytes)) != cudaSuccess) return make_error(cuda_error("pinned staging", e));
     cudaEventCreateWithFlags(&staging_ev_[i], cudaEventDisableTiming);
@@ -269,6 +329,7 @@ Status CudaBackend::init() {
   cudaEventCreateWithFlags(&meta_ev_, cudaEventDisableTiming);
   if (const char* g = std::getenv("MLXR_CUDA_GRAPHS")) graphs_enabled_ = std::strcmp(g, "0") != 0;
   if (const char* g = std::getenv("MLXR_CUDA_GROUP")) group_matvec_ = std::strcmp(g, "0") != 0;
+  if (const char* g = std::getenv("MLXR_CUDA_PROFILE")) profile_ = std::strcmp(g, "0") != 0;
   pdl_ = cuda::pdl_enabled();
   cuda::attention_init();
   return Status::ok();
@@ -281,9 +342,26 @@ void CudaBackend::enqueue(std::function<void()> fn) {
     pending_.push_back(std::move(fn));
     if (pending_.size() >= kGraphChunk) flush();
   } else {
+    const int kind = sig_.empty() ? 0 : static_cast<int>(sig_[0]);
     sig_.clear();
     ++stats_.eager_ops;
+    if (!profile_) {
+      fn();
+      return;
+    }
+    cudaEvent_t ev[2];
+    for (cudaEvent_t& e : ev) {
+      if (event_pool_.empty()) {
+        check(cudaEventCreate(&e), "profile event");
+      } else {
+        e = event_pool_.back();
+        event_pool_.pop_back();
+      }
+    }
+    check(cudaEventRecord(ev[0], st_), "profile event");
     fn();
+    check(cudaEventRecord(ev[1], st_), "profile event");
+    profiled_.push_back({kind, ev[0], ev[1]});
   }
 }
 
@@ -322,6 +400,16 @@ void CudaBackend::flush() {
 void CudaBackend::full_sync() {
   flush();
   check(cudaStreamSynchronize(st_), "synchronize");
+  for (const Profiled& p : profiled_) {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, p.start, p.end), "profile event");
+    const int k = p.kind >= 0 && p.kind < CudaBackendStats::kOpKinds ? p.kind : 0;
+    stats_.op_ms[k] += ms;
+    ++stats_.op_count[k];
+    event_pool_.push_back(p.start);
+    event_pool_.push_back(p.end);
+  }
+  profiled_.clear();
   for (void* p : graveyard_) cudaFree(p);
   graveyard_.clear();
 }
@@ -360,10 +448,15 @@ Expected<float*> CudaBackend::alloc(size_t n) {
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, std::max<size_t>(n, 1) * sizeof(float));
   if (e != cudaSuccess) return make_error(cuda_error(("allocating " + std::to_string(n * 4) + " bytes").c_str(), e));
+  alloc_bytes_[p] = n * sizeof(float);
   return static_cast<float*>(p);
 }
 
 void CudaBackend::free(float* p) {
+  if (auto it = alloc_bytes_.find(p); it != alloc_bytes_.end()) {
+    use(p, it->second, true);
+    alloc_bytes_.erase(it);
+  }
   settle();
   full_sync();
   conv_src_ = q8_src_ = nullptr;
@@ -379,6 +472,30 @@ Expected<float*> CudaBackend::alloc_host(size_t n) {
 
 void CudaBackend::free_host(float* p) {
   if (p) cudaFreeHost(p);
+}
+
+size_t CudaBackend::upload_bytes(const TensorView& host) const {
+  const bool keep = cuda::device_type_supported(host.type);
+  const size_t row = keep ? host.row_size() : static_cast<size_t>(host.ne[0]) * sizeof(float);
+  return (row * static_cast<size_t>(host.rows()) + 255) & ~size_t(255);
+}
+
+Status CudaBackend::reserve_weights(size_t bytes) {
+  if (bytes <= wleft_) return Status::ok();
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    return make_error("cuda: the model's weights need " + std::to_string(bytes >> 20) + " MiB of GPU memory, " +
+                      std::to_string(free_b >> 20) + " MiB are free (" + cudaGetErrorString(e) + ")");
+  }
+  weight_chunks_.push_back(p);
+  ++stats_.weight_allocations;
+  wcur_ = static_cast<char*>(p);
+  wleft_ = bytes;
+  return Status::ok();
 }
 
 Expected<TensorView> CudaBackend::upload(const TensorView& host) {
@@ -398,6 +515,7 @@ Expected<TensorView> CudaBackend::upload(const TensorView& host) {
     if (e != cudaSuccess)
       return make_error(cuda_error(("allocating weights for '" + host.name + "' (" + std::to_string(chunk >> 20) + " MiB)").c_str(), e));
     weight_chunks_.push_back(p);
+    ++stats_.weight_allocations;
     wcur_ = static_cast<char*>(p);
     wleft_ = chunk;
   }
@@ -446,6 +564,7 @@ Expected<const float*> CudaBackend::upload_f32(const TensorView& host) {
 }
 
 void CudaBackend::to_host(float* dst, const float* src, size_t n) {
+  use(src, n * 4);
   settle();
   const double t0 = now_s();
   if (step_start_ > 0) stats_.record_s += t0 - step_start_;
@@ -457,6 +576,7 @@ void CudaBackend::to_host(float* dst, const float* src, size_t n) {
 }
 
 void CudaBackend::from_host(float* dst, const float* src, size_t n) {
+  use(dst, n * 4, true);
   settle();
   flush();
   check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyHostToDevice, st_), "copy from host");
@@ -610,6 +730,7 @@ Status CudaBackend::set_batch(const Batch& batch) {
 // ---- ops ----
 
 void CudaBackend::get_rows(const TensorView& table, float* out) {
+  use(out, static_cast<size_t>(T_) * table.ne[0] * 4, true);
   settle();
   const int T = T_;
   const int32_t* ids = d_tokens_;
@@ -623,6 +744,9 @@ void CudaBackend::get_rows(const TensorView& table, float* out) {
 }
 
 void CudaBackend::rms_norm(const float* x, const float* w, float eps, int rows, int n, float* out) {
+  use(x, static_cast<size_t>(rows) * n * 4);
+  use(out, static_cast<size_t>(rows) * n * 4, true);
+  settle_gemm();
   settle_matvec();
   settle_rope();
   settle_norm();
@@ -637,12 +761,12 @@ void CudaBackend::rms_norm(const float* x, const float* w, float eps, int rows, 
   wrote(out, static_cast<size_t>(rows) * n * 4);
 }
 
-void CudaBackend::settle_norm(int8_t* q, float2* ds) {
+void CudaBackend::settle_norm(int8_t* q, float2* ds, void* out16, DType t16) {
   if (!held_norm_.x) return;
   const HeldNorm h = held_norm_;
   held_norm_ = HeldNorm{};
-  sig(2, h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q);
-  enqueue([=, this] { cuda::rms_norm(h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q, ds, st_); });
+  sig(2, h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q, out16, static_cast<int>(t16));
+  enqueue([=, this] { cuda::rms_norm(h.x, h.y, h.w, h.eps, h.rows, h.n, h.out, q, ds, out16, t16, st_); });
 }
 
 void CudaBackend::settle_add() {
@@ -659,6 +783,12 @@ void CudaBackend::settle_rope() {
   if (!held_rope_.x) return;
   const HeldRope r = held_rope_;
   held_rope_ = HeldRope{};
+  if (r.x2) {
+    sig(22, r.x, r.n_heads, r.x2, r.n2, r.head_dim, r.a.neox, r.a.n_dims, r.a.theta_scale, r.a.freq_scale, r.a.ext_factor,
+        r.a.mscale, r.a.corr0, r.a.corr1, r.ff, r.T, r.pos);
+    enqueue([=, this] { cuda::rope2(r.x, r.n_heads, r.x2, r.n2, r.pos, r.T, r.head_dim, r.a, r.ff, st_); });
+    return;
+  }
   sig(13, r.x, r.n_heads, r.head_dim, r.a.neox, r.a.n_dims, r.a.theta_scale, r.a.freq_scale, r.a.ext_factor, r.a.mscale,
       r.a.corr0, r.a.corr1, r.ff, r.T, r.pos);
   enqueue([=, this] { cuda::rope(r.x, r.pos, r.T, r.n_heads, r.head_dim, r.a, r.ff, st_); });
@@ -712,136 +842,274 @@ void CudaBackend::settle_matvec() {
   const cuda::MatvecGroup g = h.g;
   const float* x = h.x;
   const int R = h.rows, K = g.K;
-  int variant = 0;
-  if (!dtype_info(g.type).quantized) {
-    uint64_t key = 1469598103934665603ull;  // FNV-1a over the group's shape
-    for (uint64_t v : {static_cast<uint64_t>(g.type), static_cast<uint64_t>(K), static_cast<uint64_t>(g.count),
-                       static_cast<uint64_t>(g.glu != nullptr), static_cast<uint64_t>(g.t[0].n),
-                       static_cast<uint64_t>(g.t[1].n), static_cast<uint64_t>(g.t[2].n)})
-      key = (key ^ v) * 1099511628211ull;
-    auto it = tuned_.find(key);
-    variant = it != tuned_.end() ? it->second : (tuned_[key] = tune_group(g, x));
-    if (variant == cuda::kMatvecVariants) {  // cuBLAS won for this lone weight
-      enqueue_gemm16(g.type, g.t[0].w, x, 1, K, g.t[0].n, g.t[0].y);
-      return;
-    }
+  int8_t* xq = static_cast<int8_t*>(q8_.ptr);
+  const float2* xds = reinterpret_cast<const float2*>(xq + ((static_cast<size_t>(R) * K + 15) & ~size_t(15)));
+  uint64_t key = 1469598103934665603ull;  // FNV-1a over the group's shape
+  for (uint64_t v : {static_cast<uint64_t>(g.type), static_cast<uint64_t>(K), static_cast<uint64_t>(g.count),
+                     static_cast<uint64_t>(g.glu != nullptr), static_cast<uint64_t>(g.t[0].n),
+                     static_cast<uint64_t>(g.t[1].n), static_cast<uint64_t>(g.t[2].n), static_cast<uint64_t>(R)})
+    key = (key ^ v) * 1099511628211ull;
+  auto it = tuned_.find(key);
+  const int variant = it != tuned_.end() ? it->second : (tuned_[key] = tune_group(g, x, xq, xds, R));
+  if (variant == cuda::matvec_variant_count(g.type)) {  // cuBLAS won for this lone 16-bit weight
+    const void* xc = gemm_input(x, 1, K, g.type);
+    const void* w0 = g.t[0].w;
+    const int n0 = g.t[0].n;
+    float* y0 = g.t[0].y;
+    const DType at = g.type;
+    sig(9, w0, xc, 1, y0, K, n0, static_cast<int>(at), static_cast<int>(DType::F32));
+    enqueue([=, this] { gemm16(at, w0, xc, 1, K, n0, y0, DType::F32); });
+    return;
   }
   sig(5, static_cast<int>(g.type), K, R, g.count, g.glu, x, pdl_, variant);
   for (int i = 0; i < g.count; ++i) sig(g.t[i].w, g.t[i].n, g.t[i].y);
-  int8_t* xq = static_cast<int8_t*>(q8_.ptr);
-  const float2* xds = reinterpret_cast<const float2*>(xq + ((static_cast<size_t>(R) * K + 15) & ~size_t(15)));
   const bool pdl = pdl_;
-  enqueue([=, this] { cuda::matvec_group(g, x, xq, xds, R, st_, pdl, variant); });
+  const int sms = num_sms_;
+  enqueue([=, this] { cuda::matvec_group(g, x, xq, xds, R, sms, st_, pdl, variant); });
 }
 
 void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y) {
-  settle_rope();
-  settle_add();
   const int K = static_cast<int>(w.ne[0]);
   const int N = static_cast<int>(w.rows());
   const DType t = w.type;
-  const void* wd = w.data;
-  const size_t rb = w.row_size();
+  const size_t xbytes = static_cast<size_t>(rows) * K * 4, ybytes = static_cast<size_t>(rows) * N * 4;
   const bool is_float = t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  const DType act = t == DType::F16 ? DType::F16 : DType::BF16;
+  use(y, ybytes, true);
   if (rows <= cuda::kMatvecMaxRows && (!is_float || rows == 1) && cuda::matvec_group_supported(t, K)) {
+    use(x, xbytes);
+    settle_gemm();
+    settle_rope();
+    settle_add();
     hold_matvec(w, x, rows, y);
     return;
   }
+  if (rows > 1 && t != DType::F32) {
+    // The GEMM reads the 16-bit copy when one exists (a fused SwiGLU's output): no widening.
+    if (!gemm_input_cached(x, xbytes, act)) use(x, xbytes);
+    settle_matvec();
+    settle_rope();
+    settle_add();
+    auto overlap = [](const void* a, size_t an, const void* b, size_t bn) {
+      return static_cast<const char*>(a) < static_cast<const char*>(b) + bn &&
+             static_cast<const char*>(b) < static_cast<const char*>(a) + an;
+    };
+    const HeldGemm& h = held_gemm_[0];
+    const bool join = group_matvec_ && n_gemm_ == 1 && h.x == x && h.rows == rows && h.w.type == t && h.w.ne[0] == K &&
+                      !overlap(y, ybytes, x, xbytes) &&
+                      !overlap(y, ybytes, h.y, static_cast<size_t>(rows) * h.w.rows() * 4);
+    if (!join) settle_gemm();
+    held_gemm_[n_gemm_++] = HeldGemm{w, x, rows, y};
+    wrote(y, ybytes);
+    return;
+  }
+  use(x, xbytes);
   settle();
+  const void* wd = w.data;
   if (rows == 1 && is_float) {  // F32 weights, or rows too long to stage in shared memory
     sig(3, wd, x, y, K, N);
     enqueue([=, this] { cuda::matvec_float(t, wd, K, N, x, 1, y, st_); });
-    wrote(y, static_cast<size_t>(N) * 4);
+    wrote(y, ybytes);
     return;
   }
-  // GEMM through cuBLAS: column-major y(N, rows) = W(K, N)ᵀ · x(K, rows), fp32 accumulate.
-  if (t == DType::F32) {
-    sig(6, wd, x, rows, y, K, N);
-    // Exact FP32 (no TF32): F32 weights must match the CPU closely.
-    enqueue([=, this] {
-      const float one = 1.0f, zero = 0.0f;
-      check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wd, CUDA_R_32F, K, x, CUDA_R_32F, K,
-                              &zero, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT),
-                 "sgemm");
-    });
-    wrote(y, static_cast<size_t>(rows) * N * 4);
-    return;
+  // F32 weights: exact FP32 GEMM (no TF32), F32 weights must match the CPU closely.
+  // Column-major y(N, rows) = W(K, N)ᵀ · x(K, rows).
+  f32_gemm_seen_ = true;
+  sig(6, wd, x, rows, y, K, N);
+  enqueue([=, this] {
+    const float one = 1.0f, zero = 0.0f;
+    check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wd, CUDA_R_32F, K, x, CUDA_R_32F, K,
+                            &zero, y, CUDA_R_32F, N, CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT),
+               "sgemm");
+  });
+  wrote(y, ybytes);
+}
+
+const void* CudaBackend::gemm_input(const float* x, int rows, int K, DType act) {
+  const size_t xbytes = static_cast<size_t>(rows) * K * 4;
+  if (gemm_input_cached(x, xbytes, act)) {
+    settle_norm();
+    return conv_data_;
   }
-  const void* wmat = wd;
-  if (!is_float) {
+  void* cv = ensure(conv_, static_cast<size_t>(rows) * K * 2);
+  if (held_norm_.out == x && held_norm_.rows == rows && held_norm_.n == K) {
+    settle_norm(nullptr, nullptr, cv, act);
+  } else {
+    settle_norm();
+    sig(8, x, rows, K, cv, static_cast<int>(act));
+    enqueue([=, this] { cuda::convert_f32(x, static_cast<size_t>(rows) * K, act, cv, st_); });
+  }
+  conv_src_ = x;
+  conv_bytes_ = xbytes;
+  conv_type_ = act;
+  conv_data_ = cv;
+  return cv;
+}
+
+void CudaBackend::emit_gemm(const TensorView& w, const void* xc, DType act, int rows, void* y, bool y16) {
+  const int K = static_cast<int>(w.ne[0]);
+  const int N = static_cast<int>(w.rows());
+  const DType t = w.type;
+  const void* wmat = w.data;
+  if (dtype_info(t).quantized) {
+    const void* wd = w.data;
+    const size_t rb = w.row_size();
     void* dq = ensure(deq_, static_cast<size_t>(N) * K * 2);
     sig(7, wd, static_cast<int>(t), dq, K, N);
     enqueue([=, this] { cuda::dequant_to_bf16(t, wd, rb, K, N, dq, st_); });
     wmat = dq;
   }
-  enqueue_gemm16(t == DType::F16 ? DType::F16 : DType::BF16, wmat, x, rows, K, N, y);
-}
-
-void CudaBackend::enqueue_gemm16(DType act, const void* wmat, const float* x, int rows, int K, int N, float* y) {
-  const size_t xbytes = static_cast<size_t>(rows) * K * 4;
-  if (conv_src_ != x || conv_bytes_ != xbytes || conv_type_ != act) {
-    void* cv = ensure(conv_, static_cast<size_t>(rows) * K * 2);
-    sig(8, x, rows, K, cv, static_cast<int>(act));
-    enqueue([=, this] { cuda::convert_f32(x, static_cast<size_t>(rows) * K, act, cv, st_); });
-    conv_src_ = x;
-    conv_bytes_ = xbytes;
-    conv_type_ = act;
+  const DType yt = y16 ? act : DType::F32;
+  // Timed on first sight of the shape (outside any capture: ops are only recorded here).
+  const bool lt = lt_enabled_ && lt_.prepare(act, wmat, xc, rows, K, N, y, yt, false).is_ok();
+  sig(9, wmat, xc, rows, y, K, N, static_cast<int>(act), static_cast<int>(yt), lt);
+  if (lt) {
+    enqueue([=, this] { lt_.run(act, wmat, xc, rows, K, N, y, yt, false); });
+  } else {
+    enqueue([=, this] { gemm16(act, wmat, xc, rows, K, N, y, yt); });
   }
-  const void* xc = conv_.ptr;
-  sig(9, wmat, xc, rows, y, K, N, static_cast<int>(act));
-  enqueue([=, this] { gemm16(act, wmat, xc, rows, K, N, y); });
-  wrote(y, static_cast<size_t>(rows) * N * 4);
 }
 
-void CudaBackend::gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, float* y) {
+void CudaBackend::settle_gemm() {
+  if (n_gemm_ == 0) return;
+  const int n = n_gemm_;
+  n_gemm_ = 0;
+  const HeldGemm h0 = held_gemm_[0];
+  const DType act = h0.w.type == DType::F16 ? DType::F16 : DType::BF16;
+  const void* xc = gemm_input(h0.x, h0.rows, static_cast<int>(h0.w.ne[0]), act);
+  for (int i = 0; i < n; ++i) emit_gemm(held_gemm_[i].w, xc, act, h0.rows, held_gemm_[i].y, false);
+}
+
+bool CudaBackend::fuse_gemm_swiglu(const float* gate, const float* up, float* out, size_t n) {
+  const HeldGemm a = held_gemm_[0], b = held_gemm_[1];
+  const size_t bytes = n * 4;
+  auto disjoint_or_same = [&](const float* p) {
+    return p == out || reinterpret_cast<const char*>(p) + bytes <= reinterpret_cast<const char*>(out) ||
+           reinterpret_cast<const char*>(out) + bytes <= reinterpret_cast<const char*>(p);
+  };
+  // BF16 only: F16 gate/up results could overflow where the F32 path does not.
+  if (n_gemm_ != 2 || a.w.type == DType::F16 || a.y != gate || b.y != up || a.w.rows() != b.w.rows() ||
+      static_cast<size_t>(a.rows) * a.w.rows() != n || !disjoint_or_same(gate) || !disjoint_or_same(up))
+    return false;
+  n_gemm_ = 0;
+  const DType act = DType::BF16;
+  const void* xc = gemm_input(a.x, a.rows, static_cast<int>(a.w.ne[0]), act);
+  for (const Scratch* sc : {&glu_g_, &glu_u_, &glu_o_}) release_scratch(sc->ptr);
+  void* g = ensure(glu_g_, n * 2);
+  void* u = ensure(glu_u_, n * 2);
+  void* o = ensure(glu_o_, n * 2);
+  emit_gemm(a.w, xc, act, a.rows, g, true);
+  emit_gemm(b.w, xc, act, a.rows, u, true);
+  sig(31, g, u, o, n, static_cast<int>(act));
+  enqueue([=, this] { cuda::swiglu16(act, g, u, o, n, st_); });
+  lazy_.push_back(Lazy{out, n, o, act});
+  if (gate != out) lazy_.push_back(Lazy{const_cast<float*>(gate), n, g, act});
+  if (up != out) lazy_.push_back(Lazy{const_cast<float*>(up), n, u, act});
+  wrote(out, bytes);
+  conv_src_ = out;
+  conv_bytes_ = bytes;
+  conv_type_ = act;
+  conv_data_ = o;
+  return true;
+}
+
+void CudaBackend::release_scratch(const void* src) {
+  if (!src) return;
+  for (size_t i = 0; i < lazy_.size();) {
+    if (lazy_[i].src == src) {
+      materialize(lazy_[i]);
+      lazy_.erase(lazy_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
+  if (conv_data_ == src) conv_src_ = nullptr;
+}
+
+void CudaBackend::use(const void* p, size_t bytes, bool whole_write) {
+  if (lazy_.empty() || !p) return;
+  const char* a = static_cast<const char*>(p);
+  for (size_t i = 0; i < lazy_.size();) {
+    const Lazy l = lazy_[i];
+    const char* d = reinterpret_cast<const char*>(l.dst);
+    const size_t lb = l.n * 4;
+    if (!(d < a + bytes && a < d + lb)) {
+      ++i;
+      continue;
+    }
+    lazy_.erase(lazy_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (!(whole_write && a <= d && d + lb <= a + bytes)) materialize(l);
+  }
+}
+
+void CudaBackend::materialize(const Lazy& l) {
+  const Lazy c = l;
+  sig(30, c.dst, c.n, c.src, static_cast<int>(c.t));
+  enqueue([=, this] { cuda::widen_to_f32(c.t, c.src, c.n, c.dst, st_); });
+}
+
+void CudaBackend::gemm16(DType act, const void* wmat, const void* xc, int rows, int K, int N, void* y, DType yt) {
   const float one = 1.0f, zero = 0.0f;
   const cudaDataType dt = act == DType::F16 ? CUDA_R_16F : CUDA_R_16BF;
-  check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wmat, dt, K, xc, dt, K, &zero, y,
-                          CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+  const cudaDataType ct = yt == DType::F32 ? CUDA_R_32F : dt;
+  check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, N, rows, K, &one, wmat, dt, K, xc, dt, K, &zero, y, ct, N,
+                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
              "gemm");
 }
 
-// Times each candidate for a one-row 16-bit matvec group (first sight of its shape only): the
-// streaming kernel at each load depth, and cuBLAS for a lone weight without SwiGLU. Outputs go
-// to scratch so no queued op sees the trial writes.
-int CudaBackend::tune_group(const cuda::MatvecGroup& group, const float* x) {
+// Times each candidate for a matvec group (first sight of its shape only): the kernel variants,
+// and for a lone 16-bit weight without SwiGLU cuBLAS too. Outputs go to scratch so no queued op
+// sees the trial writes; the L2 is flushed before every timed run, since in a step each weight
+// comes from HBM (a 14 MB quantized weight would otherwise be timed from L2).
+int CudaBackend::tune_group(const cuda::MatvecGroup& group, const float* x, const int8_t* xq, const float2* xds, int R) {
   full_sync();
   cuda::MatvecGroup g = group;
   size_t total = 0;
   for (int i = 0; i < g.count; ++i) total += static_cast<size_t>(g.t[i].n);
-  char* scratch = static_cast<char*>(ensure(tune_, (total + g.t[0].n) * 4 + static_cast<size_t>(g.K) * 2 + 512));
+  const size_t out_bytes = (((total + g.t[0].n) * R * 4) + 255) & ~size_t(255);
+  constexpr size_t kFlushBytes = 128u << 20;
+  char* scratch = static_cast<char*>(ensure(tune_, out_bytes + static_cast<size_t>(g.K) * 2 + kFlushBytes));
   float* out = reinterpret_cast<float*>(scratch);
   for (int i = 0; i < g.count; ++i) {
     g.t[i].y = out;
-    out += g.t[i].n;
+    out += static_cast<size_t>(g.t[i].n) * R;
   }
   if (g.glu) g.glu = out;
-  void* xc = scratch + (((total + g.t[0].n) * 4 + 255) & ~size_t(255));
-  const bool blas_ok = g.count == 1 && !g.glu;
+  void* xc = scratch + out_bytes;
+  void* flush_buf = scratch + out_bytes + ((static_cast<size_t>(g.K) * 2 + 255) & ~size_t(255));
+  const bool quant = dtype_info(g.type).quantized;
+  const bool blas_ok = !quant && R == 1 && g.count == 1 && !g.glu;
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
   float best = 1e30f;
   int best_v = 0;
-  for (int v = 0; v < cuda::kMatvecVariants + (blas_ok ? 1 : 0); ++v) {
+  const int kernels = cuda::matvec_variant_count(g.type);
+  for (int v = 0; v < kernels + (blas_ok ? 1 : 0); ++v) {
     auto run = [&] {
-      if (v < cuda::kMatvecVariants) {
-        cuda::matvec_group(g, x, nullptr, nullptr, 1, st_, false, v);
+      if (v < kernels) {
+        cuda::matvec_group(g, x, xq, xds, R, num_sms_, st_, false, v);
       } else {
         cuda::convert_f32(x, static_cast<size_t>(g.K), g.type, xc, st_);
-        gemm16(g.type, g.t[0].w, xc, 1, g.K, g.t[0].n, g.t[0].y);
+        gemm16(g.type, g.t[0].w, xc, 1, g.K, g.t[0].n, g.t[0].y, DType::F32);
       }
     };
-    for (int i = 0; i < 3; ++i) run();
-    cudaEventRecord(e0, st_);
-    for (int i = 0; i < 20; ++i) run();
-    cudaEventRecord(e1, st_);
-    cudaEventSynchronize(e1);
+    for (int i = 0; i < 2; ++i) run();
+    constexpr int kReps = 10;
     float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
+    for (int i = 0; i < kReps; ++i) {
+      check(cudaMemsetAsync(flush_buf, i, kFlushBytes, st_), "L2 flush");
+      cudaEventRecord(e0, st_);
+      run();
+      cudaEventRecord(e1, st_);
+      cudaEventSynchronize(e1);
+      float one = 0;
+      cudaEventElapsedTime(&one, e0, e1);
+      ms += one;
+    }
     if (std::getenv("MLXR_CUDA_TUNE_LOG"))
-      std::fprintf(stderr, "mlxr cuda: matvec %s K=%d rows %zu in %d weights%s, variant %d: %.2f us\n", dtype_name(g.type),
-                   g.K, total, g.count, g.glu ? " +swiglu" : "", v, ms * 1e3f / 20);
+      std::fprintf(stderr, "mlxr cuda: matvec %s K=%d R=%d rows %zu in %d weights%s, variant %d: %.2f us\n",
+                   dtype_name(g.type), g.K, R, total, g.count, g.glu ? " +swiglu" : "", v, ms * 1e3f / kReps);
     if (ms < best) {
       best = ms;
       best_v = v;
@@ -853,12 +1121,15 @@ int CudaBackend::tune_group(const cuda::MatvecGroup& group, const float* x) {
 }
 
 void CudaBackend::add(float* x, const float* y, size_t n) {
+  use(x, n * 4);
+  use(y, n * 4);
   settle();
   held_add_ = HeldAdd{x, y, n};
   wrote(x, n * 4);
 }
 
 void CudaBackend::add_row(float* x, const float* bias, int rows, int n) {
+  use(x, static_cast<size_t>(rows) * n * 4);
   settle();
   sig(11, x, bias, rows, n);
   enqueue([=, this] { cuda::add_row(x, bias, rows, n, st_); });
@@ -866,6 +1137,7 @@ void CudaBackend::add_row(float* x, const float* bias, int rows, int n) {
 }
 
 void CudaBackend::mul_scalar(float* x, float s, size_t n) {
+  use(x, n * 4);
   settle();
   sig(12, x, s, n);
   enqueue([=, this] { cuda::mul_scalar(x, s, n, st_); });
@@ -893,6 +1165,8 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
     if (a.ext_factor != 0.0f) a.mscale *= 1.0f + 0.1f * std::log(1.0f / a.freq_scale);
   }
   a.theta_scale = std::pow(p.theta, -2.0f / p.n_dims);
+  use(x, static_cast<size_t>(T_) * n_heads * head_dim * 4);
+  settle_gemm();
   settle_matvec();
   settle_norm();
   settle_add();
@@ -901,21 +1175,20 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
   const HeldRope& h = held_rope_;
   const size_t n_this = static_cast<size_t>(T) * n_heads * head_dim, n_held = static_cast<size_t>(h.T) * h.n_heads * h.head_dim;
   const bool disjoint = x + n_this <= h.x || h.x + n_held <= x;
-  if (h.x && disjoint && h.head_dim == head_dim && h.ff == ff && h.T == T && h.pos == pos &&
+  if (h.x && !h.x2 && disjoint && h.head_dim == head_dim && h.ff == ff && h.T == T && h.pos == pos &&
       std::memcmp(&h.a, &a, sizeof a) == 0) {
-    const HeldRope r = h;
-    held_rope_ = HeldRope{};
-    sig(22, r.x, r.n_heads, x, n_heads, head_dim, a.neox, a.n_dims, a.theta_scale, a.freq_scale, a.ext_factor, a.mscale,
-        a.corr0, a.corr1, ff, T, pos);
-    enqueue([=, this] { cuda::rope2(r.x, r.n_heads, x, n_heads, pos, T, head_dim, a, ff, st_); });
+    held_rope_.x2 = x;
+    held_rope_.n2 = n_heads;
   } else {
     settle_rope();
-    held_rope_ = HeldRope{x, n_heads, head_dim, T, a, ff, pos};
+    held_rope_ = HeldRope{x, n_heads, head_dim, T, nullptr, 0, a, ff, pos};
   }
   wrote(x, static_cast<size_t>(T) * n_heads * head_dim * 4);
 }
 
 void CudaBackend::swiglu(const float* gate, const float* up, float* out, size_t n) {
+  use(out, n * 4, true);
+  if (fuse_gemm_swiglu(gate, up, out, n)) return;
   const HeldMatvec& h = held_mv_;
   if (h.g.count == 2 && h.g.t[0].y == gate && h.g.t[1].y == up && h.g.t[0].n == h.g.t[1].n &&
       static_cast<size_t>(h.rows) * h.g.t[0].n == n) {
@@ -924,6 +1197,8 @@ void CudaBackend::swiglu(const float* gate, const float* up, float* out, size_t 
     wrote(out, n * 4);
     return;
   }
+  use(gate, n * 4);
+  use(up, n * 4);
   settle();
   sig(14, gate, up, out, n);
   enqueue([=, this] { cuda::swiglu(gate, up, out, n, st_); });
@@ -931,6 +1206,9 @@ void CudaBackend::swiglu(const float* gate, const float* up, float* out, size_t 
 }
 
 void CudaBackend::gelu_mul(const float* gate, const float* up, float* out, size_t n) {
+  use(gate, n * 4);
+  use(up, n * 4);
+  use(out, n * 4, true);
   settle();
   sig(15, gate, up, out, n);
   enqueue([=, this] { cuda::gelu_mul(gate, up, out, n, st_); });
@@ -938,22 +1216,57 @@ void CudaBackend::gelu_mul(const float* gate, const float* up, float* out, size_
 }
 
 void CudaBackend::kv_store(int layer, const float* k, const float* v) {
-  settle();
+  const size_t kv_bytes = static_cast<size_t>(T_) * kv_.n_kv_heads * kv_.head_dim * 4;
+  use(k, kv_bytes);
+  use(v, kv_bytes);
   const cuda::KVArgs a = kv_args(layer);
   const int T = T_;
+  const HeldRope r = held_rope_;
+  // v is read while q is rotated in place: they must not overlap.
+  const bool v_apart = reinterpret_cast<const char*>(v) + kv_bytes <= reinterpret_cast<const char*>(r.x) ||
+                       reinterpret_cast<const char*>(r.x) + static_cast<size_t>(T) * r.n_heads * r.head_dim * 4 <=
+                           reinterpret_cast<const char*>(v);
+  if (r.x2 == k && r.n2 == kv_.n_kv_heads && r.head_dim == kv_.head_dim && r.T == T && r.pos == d_pos_ && v_apart) {
+    held_rope_ = HeldRope{};
+    settle();
+    sig(23, layer, r.x, r.n_heads, k, v, T, a.tables, a.stride, a.positions, a.seq_of, r.a.neox, r.a.n_dims,
+        r.a.theta_scale, r.a.freq_scale, r.a.ext_factor, r.a.mscale, r.a.corr0, r.a.corr1, r.ff);
+    enqueue([=, this] { cuda::rope_kv_store(a, r.x, r.n_heads, r.x2, v, T, r.a, r.ff, st_); });
+    return;
+  }
+  settle();
   sig(16, layer, k, v, T, a.tables, a.stride, a.positions, a.seq_of);
   enqueue([=, this] { cuda::kv_store(a, k, v, T, st_); });
 }
 
 void CudaBackend::attention(int layer, const float* q, int n_head, float scale, int window, float* out) {
+  use(q, static_cast<size_t>(T_) * n_head * kv_.head_dim * 4);
+  use(out, static_cast<size_t>(T_) * n_head * kv_.head_dim * 4, true);
   settle();
   const cuda::KVArgs a = kv_args(layer);
   const int T = T_;
   if (multi_token_seq_ && cuda::attention_tiled_supported(kv_.dtype, kv_.head_dim)) {
     const int32_t* tiles = d_tiles_;
     const int nt = n_tiles_;
-    sig(17, layer, q, n_head, scale, window, out, tiles, nt, a.tables, a.stride);
-    enqueue([=, this] { cuda::attention_tiled(a, tiles, nt, q, n_head, scale, window, out, st_); });
+    const size_t n = static_cast<size_t>(T) * n_head * kv_.head_dim;
+    // Prefill: the output is written as BF16 only, the input of the output projection's GEMM;
+    // the F32 out stays lazy. Not for F32-weight models, whose GEMMs read F32.
+    void* out16 = nullptr;
+    if (T > cuda::kMatvecMaxRows && !f32_gemm_seen_ && cuda::attention_tiled_out16()) {
+      release_scratch(attn16_.ptr);
+      out16 = ensure(attn16_, n * 2);
+    }
+    sig(17, layer, q, n_head, scale, window, out, tiles, nt, a.tables, a.stride, out16);
+    enqueue([=, this] { cuda::attention_tiled(a, tiles, nt, q, n_head, scale, window, out, out16, st_); });
+    if (out16) {
+      lazy_.push_back(Lazy{out, n, out16, DType::BF16});
+      wrote(out, n * 4);
+      conv_src_ = out;
+      conv_bytes_ = n * 4;
+      conv_type_ = DType::BF16;
+      conv_data_ = out16;
+      return;
+    }
   } else {
     // Splits of the key range: cuda::attention_splits; the bound follows the bucketed table stride
     // so repeated decode steps keep the same launch shape.
@@ -976,12 +1289,37 @@ void CudaBackend::attention(int layer, const float* q, int n_head, float scale, 
 }
 
 void CudaBackend::gather_output_rows(const float* x, int n, float* out) {
+  use(x, static_cast<size_t>(T_) * n * 4);
+  use(out, static_cast<size_t>(n_out_) * n * 4, true);
   settle();
   const int32_t* rows = d_out_;
   const int nr = n_out_;
   sig(19, x, n, out, rows, nr);
   enqueue([=, this] { cuda::gather_rows(x, n, rows, nr, out, st_); });
   wrote(out, static_cast<size_t>(nr) * n * 4);
+}
+
+void CudaBackend::top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) {
+  use(logits, static_cast<size_t>(rows) * n * 4);
+  settle();
+  const double t0 = now_s();
+  if (step_start_ > 0) stats_.record_s += t0 - step_start_;
+  step_start_ = 0;
+  flush();
+  // One scratch: values, indices, lse, then the kernel's workspace.
+  const size_t nk = static_cast<size_t>(rows) * k;
+  const size_t out_bytes = ((2 * nk + rows) * 4 + 255) & ~size_t(255);
+  char* buf = static_cast<char*>(ensure(topk_, out_bytes + cuda::top_k_workspace_bytes(rows, n, k)));
+  float* dv = reinterpret_cast<float*>(buf);
+  int32_t* di = reinterpret_cast<int32_t*>(dv + nk);
+  float* dl = reinterpret_cast<float*>(di + nk);
+  ++stats_.eager_ops;
+  cuda::top_k_rows(logits, rows, n, k, dv, di, dl, buf + out_bytes, st_);
+  check(cudaMemcpyAsync(vals, dv, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k values to host");
+  check(cudaMemcpyAsync(idx, di, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k indices to host");
+  check(cudaMemcpyAsync(lse, dl, static_cast<size_t>(rows) * 4, cudaMemcpyDeviceToHost, st_), "top-k lse to host");
+  full_sync();
+  stats_.wait_s += now_s() - t0;
 }
 
 void CudaBackend::leave_graph_mode() {
@@ -996,6 +1334,9 @@ const void* CudaBackend::upload_small(const void* host, size_t bytes, size_t off
 }
 
 void CudaBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) {
+  const int32_t x_rows = n_rows > 0 ? *std::max_element(rows, rows + n_rows) + 1 : 0;
+  use(x, static_cast<size_t>(x_rows) * n * 4);
+  use(out, static_cast<size_t>(n_rows) * n * 4, true);
   settle();
   leave_graph_mode();
   // Ordered after earlier users of idx_ by the stream; pageable copies return once read.
@@ -1008,6 +1349,9 @@ void CudaBackend::gather_rows(const float* x, const int32_t* rows, int n_rows, i
 
 void CudaBackend::scatter_add_scaled(float* dst, const float* src, const int32_t* rows, const float* scales, int n_rows,
                                      int n) {
+  const int32_t dst_rows = n_rows > 0 ? *std::max_element(rows, rows + n_rows) + 1 : 0;
+  use(dst, static_cast<size_t>(dst_rows) * n * 4);
+  use(src, static_cast<size_t>(n_rows) * n * 4);
   settle();
   leave_graph_mode();
   const size_t off = (static_cast<size_t>(n_rows) * 4 + 255) & ~size_t(255);
@@ -1021,6 +1365,7 @@ void CudaBackend::scatter_add_scaled(float* dst, const float* src, const int32_t
 }
 
 void CudaBackend::fill_zero(float* x, size_t n) {
+  use(x, n * 4, true);
   settle();
   sig(20, x, n);
   enqueue([=, this] { check(cudaMemsetAsync(x, 0, n * sizeof(float), st_), "fill_zero"); });
@@ -1043,6 +1388,36 @@ Expected<std::unique_ptr<Backend>> make_cuda_backend(int device) {
   auto b = std::make_unique<CudaBackend>(device);
   MLXR_RETURN_IF_ERROR(b->init());
   return std::unique_ptr<Backend>(std::move(b));
+}
+
+const char* cuda_op_name(int kind) {
+  switch (kind) {
+    case 1: return "get_rows";
+    case 2: return "rms_norm";
+    case 3: return "matvec (float)";
+    case 4: return "quantize_q8";
+    case 5: return "matvec group";
+    case 6: return "sgemm";
+    case 7: return "dequant to bf16";
+    case 8: return "convert to 16-bit";
+    case 9: return "gemm 16-bit";
+    case 10: return "add";
+    case 11: return "add_row";
+    case 12: return "mul_scalar";
+    case 13: return "rope";
+    case 14: return "swiglu";
+    case 15: return "gelu_mul";
+    case 16: return "kv_store";
+    case 17: return "attention (tiled)";
+    case 18: return "attention (split)";
+    case 19: return "gather_output_rows";
+    case 20: return "fill_zero";
+    case 22: return "rope (q and k)";
+    case 23: return "rope + kv_store";
+    case 30: return "widen lazy result";
+    case 31: return "swiglu 16-bit";
+    default: return "";
+  }
 }
 
 const CudaBackendStats* cuda_backend_stats(const Backend& b) {

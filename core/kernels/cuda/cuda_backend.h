@@ -28,9 +28,17 @@ struct CudaBackendStats {
   long graph_launches = 0;
   long eager_ops = 0;
   size_t weight_bytes = 0;
+  int weight_allocations = 0;  // device allocations holding the weights (1 after reserve_weights)
   double record_s = 0;  // host time from set_batch to the step's first host read
   double wait_s = 0;    // host time inside to_host (remaining GPU work + copy)
+  // MLXR_CUDA_PROFILE=1 (ops launched eagerly, i.e. with MLXR_CUDA_GRAPHS=0): GPU time of each
+  // launched op by kind (cuda_op_name), between events recorded around it.
+  static constexpr int kOpKinds = 40;
+  double op_ms[kOpKinds] = {};
+  long op_count[kOpKinds] = {};
 };
+// The name of an op kind in CudaBackendStats::op_ms ("" for an unused kind).
+const char* cuda_op_name(int kind);
 // Null when `b` is not a CUDA backend.
 const CudaBackendStats* cuda_backend_stats(const Backend& b);
 

@@ -32,8 +32,9 @@ void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s);
 
 // out = rms_norm(x) * w. y != null: x += y first, in the same pass (the residual add before a
 // norm). q != null (n % 32 == 0): out is also quantized as quantize_q8 does, into q and ds.
+// out16 != null: out is also written as t16 (BF16/F16), the input of a following GEMM.
 void rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, int8_t* q, float2* ds,
-              cudaStream_t s);
+              void* out16, DType t16, cudaStream_t s);
 
 struct RopeArgs {
   int neox = 0;
@@ -53,6 +54,10 @@ void rope2(float* x1, int n1, float* x2, int n2, const int32_t* positions, int T
 
 void swiglu(const float* g, const float* u, float* out, size_t n, cudaStream_t s);
 void gelu_mul(const float* g, const float* u, float* out, size_t n, cudaStream_t s);
+// out = silu(g) * u on 16-bit (t: BF16/F16) gate/up GEMM outputs, computed in fp32, written as t.
+void swiglu16(DType t, const void* g, const void* u, void* out, size_t n, cudaStream_t s);
+// x (n values of t: BF16/F16) -> F32.
+void widen_to_f32(DType t, const void* x, size_t n, float* out, cudaStream_t s);
 void add(float* x, const float* y, size_t n, cudaStream_t s);
 void add_row(float* x, const float* b, int rows, int n, cudaStream_t s);
 void mul_scalar(float* x, float v, size_t n, cudaStream_t s);
@@ -84,12 +89,20 @@ struct MatvecGroup {
   float* glu = nullptr;  // (R, t[0].n)
 };
 bool matvec_group_supported(DType t, int K);
-// 16-bit weights: R == 1, x read directly, variant < kMatvecVariants picks the load depth (the
-// backend times them per shape). Quantized: R <= kMatvecMaxRows, the q8 activations.
-// pdl: launched as a programmatic dependent of the previous kernel (prefetches weights first).
-constexpr int kMatvecVariants = 3;
-void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, cudaStream_t s,
-                  bool pdl, int variant = 0);
+// 16-bit weights: R == 1, x read directly. Quantized: R <= kMatvecMaxRows, the q8 activations.
+// variant < matvec_variant_count(g.type) picks the kernel (the backend times them per shape):
+//   16-bit:    0, 1, 2: register loads 4, 8 or 16 deep per lane; 3, 4, 5: bulk copies
+//   quantized: 0: register loads; 1, 2, 3: bulk copies
+// Bulk copies (Hopper cp.async.bulk into a ring of shared-memory stages, persistent grid) come
+// in three launch configurations: 1 block per multiprocessor with a ~200 KB ring, 2 blocks of
+// ~100 KB, 1 block of ~96 KB. A group they cannot take (rows not a multiple of 16 bytes, weights
+// not 16-byte aligned) runs variant 0; so does a variant out of range.
+// num_sms: the device's multiprocessor count. pdl: launched as a programmatic dependent of the
+// previous kernel (weights are fetched before waiting for it).
+constexpr int kMatvecVariants = 6;  // the most of any type
+int matvec_variant_count(DType t);
+void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, int num_sms,
+                  cudaStream_t s, bool pdl, int variant = 0);
 
 // Paged KV cache. Tables: one row of `stride` block ids per sequence.
 struct KVArgs {
@@ -105,6 +118,10 @@ struct KVArgs {
   const int32_t* seq_of = nullptr;
 };
 void kv_store(const KVArgs& kv, const float* k, const float* v, int T, cudaStream_t s);
+// rope2 of q (T, nq heads) and k (T, kv.n_kv heads) with the batch positions, then kv_store of
+// the rotated k and of v, as one launch (head_dim kv.hd).
+void rope_kv_store(const KVArgs& kv, float* q, int nq, float* k, const float* v, int T, const RopeArgs& a,
+                   const float* ff, cudaStream_t s);
 
 // Split-KV (flash-decoding) attention: every token attends over its own range, any T, any hd
 // <= 256, any cache type (F16/BF16 with hd 64/128 on the tensor cores). ws_o
@@ -122,7 +139,10 @@ constexpr int kAttnTileRows = 128;
 // (=legacy: the previous, slower kernels, kept for comparison).
 void attention_init();
 bool attention_tiled_supported(DType kv, int hd);
+// out16 != null: the output is written there as BF16 instead (the next GEMM's input), when
+// attention_tiled_out16() (not with MLXR_CUDA_ATTN=legacy).
+bool attention_tiled_out16();
 void attention_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const float* q, int n_head,
-                     float scale, int window, float* out, cudaStream_t s);
+                     float scale, int window, float* out, void* out16, cudaStream_t s);
 
 }  // namespace mlxr::cuda

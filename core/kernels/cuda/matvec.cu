@@ -3,8 +3,9 @@
 // (matmul_reference: x rounded to the activation format, W dequantised, exact sums).
 // Quantized weights stay quantized: each lane takes one 32-value sub-block at a time and
 // multiplies its integer quants with int8 activations by dp4a, scaling once per sub-block.
-#include "core/kernels/cuda/common.cuh"
-#include "core/kernels/cuda/kernels.h"
+// The kernels here load weights into registers; matvec_group's bulk-copy variants (weights
+// staged in shared memory by the copy engine) are in matvec_bulk.cu.
+#include "core/kernels/cuda/matvec_dot.cuh"
 
 #include <algorithm>
 
@@ -90,155 +91,6 @@ __global__ __launch_bounds__(kWarps * 32) void k_mv_float(const void* W, int K, 
   for (int r = 0; r < R; ++r) {
     const float v = warp_sum(acc[r]);
     if (lane == 0) y[static_cast<size_t>(r) * N + n] = v;
-  }
-}
-
-// 16-bit weights: 8 values per 16-byte word.
-template <int TYPE>
-__device__ __forceinline__ float2 unpack2(uint32_t u) {
-  if constexpr (static_cast<DType>(TYPE) == DType::BF16) {
-    return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
-  } else {
-    const __half2 h = *reinterpret_cast<const __half2*>(&u);
-    return __half22float2(h);
-  }
-}
-
-template <int TYPE>
-__device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
-  const uint32_t ws[4] = {w.x, w.y, w.z, w.w}, xs[4] = {x.x, x.y, x.z, x.w};
-  float a = 0.f;
-#pragma unroll
-  for (int e = 0; e < 4; ++e) {
-    const float2 wf = unpack2<TYPE>(ws[e]), xf = unpack2<TYPE>(xs[e]);
-    a = fmaf(wf.x, xf.x, a);
-    a = fmaf(wf.y, xf.y, a);
-  }
-  return a;
-}
-
-// Activations of sub-block sb of row r: 8 ints of packed int8, and (d, d*sum).
-__device__ __forceinline__ void load_x(const int8_t* xq, const float2* xds, int K, int r, int sb, int* xi, float2* ds) {
-  const int4* p = reinterpret_cast<const int4*>(xq + static_cast<size_t>(r) * K + sb * 32);
-  const int4 a = __ldg(p), b = __ldg(p + 1);
-  xi[0] = a.x; xi[1] = a.y; xi[2] = a.z; xi[3] = a.w;
-  xi[4] = b.x; xi[5] = b.y; xi[6] = b.z; xi[7] = b.w;
-  *ds = __ldg(xds + static_cast<size_t>(r) * (K / 32) + sb);
-}
-
-template <int TYPE, int R>
-__device__ __forceinline__ void sb_dot(const uint8_t* row, int sb, const int8_t* xq, const float2* xds, int K, float* acc) {
-  constexpr DType t = static_cast<DType>(TYPE);
-  int w[8];
-  if constexpr (t == DType::Q8_0) {
-    const uint8_t* b = row + sb * 34;
-    const float d = h2f(ld_u16(b));
-#pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = ld_i32_a2(b + 2 + 4 * i);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      int xi[8];
-      float2 ds;
-      load_x(xq, xds, K, r, sb, xi, &ds);
-      int s = 0;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) s = __dp4a(w[i], xi[i], s);
-      acc[r] += d * ds.x * static_cast<float>(s);
-    }
-  } else if constexpr (t == DType::Q4_0) {
-    const uint8_t* b = row + sb * 18;
-    const float d = h2f(ld_u16(b));
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int v = ld_i32_a2(b + 2 + 4 * i);
-      w[i] = v & 0x0F0F0F0F;
-      w[i + 4] = (v >> 4) & 0x0F0F0F0F;
-    }
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      int xi[8];
-      float2 ds;
-      load_x(xq, xds, K, r, sb, xi, &ds);
-      int s = 0;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) s = __dp4a(w[i], xi[i], s);
-      acc[r] += d * (ds.x * static_cast<float>(s) - 8.0f * ds.y);
-    }
-  } else if constexpr (t == DType::Q4_K || t == DType::Q5_K) {
-    constexpr int kBytes = t == DType::Q4_K ? 144 : 176;
-    const int j = sb & 7;
-    const uint8_t* b = row + (sb >> 3) * kBytes;
-    const int4 head = __ldg(reinterpret_cast<const int4*>(b));  // d, dmin, scales[12]
-    const uint32_t dd = static_cast<uint32_t>(head.x);
-    const float d = h2f(static_cast<uint16_t>(dd & 0xffff)), dmin = h2f(static_cast<uint16_t>(dd >> 16));
-    // Byte k of the 12 scale bytes, selected from registers (no local-memory indexing).
-    auto sbyte = [&](int k) {
-      const uint32_t w = k < 4 ? static_cast<uint32_t>(head.y) : k < 8 ? static_cast<uint32_t>(head.z) : static_cast<uint32_t>(head.w);
-      return static_cast<int>((w >> ((k & 3) * 8)) & 0xFF);
-    };
-    int sc, m;
-    if (j < 4) {
-      sc = sbyte(j) & 63;
-      m = sbyte(j + 4) & 63;
-    } else {
-      sc = (sbyte(j + 4) & 0xF) | ((sbyte(j - 4) >> 6) << 4);
-      m = (sbyte(j + 4) >> 4) | ((sbyte(j) >> 6) << 4);
-    }
-    const int shift = (j & 1) * 4;
-    if constexpr (t == DType::Q4_K) {
-      // 16-byte loads: blocks of 144 bytes keep qs 16-byte aligned.
-      const int4* q = reinterpret_cast<const int4*>(b + 16 + (j >> 1) * 32);
-      const int4 a0 = __ldg(q), a1 = __ldg(q + 1);
-      const int qv[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i) w[i] = (qv[i] >> shift) & 0x0F0F0F0F;
-    } else {
-      const int4* qh = reinterpret_cast<const int4*>(b + 16);
-      const int4* q = reinterpret_cast<const int4*>(b + 48 + (j >> 1) * 32);
-      const int4 a0 = __ldg(q), a1 = __ldg(q + 1), h0 = __ldg(qh), h1 = __ldg(qh + 1);
-      const int qv[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      const int hv[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i) w[i] = ((qv[i] >> shift) & 0x0F0F0F0F) | (((hv[i] >> j) & 0x01010101) << 4);
-    }
-    const float dsc = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      int xi[8];
-      float2 ds;
-      load_x(xq, xds, K, r, sb, xi, &ds);
-      int s = 0;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) s = __dp4a(w[i], xi[i], s);
-      acc[r] += dsc * ds.x * static_cast<float>(s) - dm * ds.y;
-    }
-  } else if constexpr (t == DType::Q6_K) {
-    const int jj = sb & 7, half = jj >> 2, quarter = jj & 3;
-    const uint8_t* b = row + (sb >> 3) * 210;
-    const uint8_t* ql = b + half * 64 + (quarter & 1) * 32;
-    const uint8_t* qh = b + 128 + half * 32;
-    const int lshift = (quarter >> 1) * 4, hshift = 2 * quarter;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const int lo = (ld_i32_a2(ql + 4 * i) >> lshift) & 0x0F0F0F0F;
-      const int hi = ((ld_i32_a2(qh + 4 * i) >> hshift) & 0x03030303) << 4;
-      w[i] = static_cast<int>(__vsub4(static_cast<unsigned>(lo | hi), 0x20202020u));
-    }
-    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192) + half * 8 + 2 * quarter;
-    const float d = h2f(ld_u16(b + 208));
-    const float da = d * static_cast<float>(sc[0]), db = d * static_cast<float>(sc[1]);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      int xi[8];
-      float2 ds;
-      load_x(xq, xds, K, r, sb, xi, &ds);
-      int sa = 0, sb2 = 0;
-#pragma unroll
-      for (int i = 0; i < 4; ++i) sa = __dp4a(w[i], xi[i], sa);
-#pragma unroll
-      for (int i = 4; i < 8; ++i) sb2 = __dp4a(w[i], xi[i], sb2);
-      acc[r] += ds.x * (da * static_cast<float>(sa) + db * static_cast<float>(sb2));
-    }
   }
 }
 
@@ -394,33 +246,21 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mvq_group(MatvecGroup g, 
   const int K = g.K, nsb = K / 32;
   for (int u = warp0; u < units; u += stride) {
     const Unit un = unit_of<ROWS>(g, u);
-    float acc0[R], acc1[R];
+    float acc[2][R];
 #pragma unroll
-    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = 0.f;
+    for (int i = 0; i < R; ++i) acc[0][i] = acc[1][i] = 0.f;
 #pragma unroll 4
     for (int sb = lane; sb < nsb; sb += 32) {
-      sb_dot<TYPE, R>(un.r0.w, sb, xq, xds, K, acc0);
-      if (ROWS == 2) sb_dot<TYPE, R>(un.r1.w, sb, xq, xds, K, acc1);
+      SubBlock w[2];
+      w[0] = decode_sb<TYPE, false>(un.r0.w, sb);
+      if (ROWS == 2) w[1] = decode_sb<TYPE, false>(un.r1.w, sb);
+      dot_sb<TYPE, R, ROWS>(w, xq, xds, K, sb, acc);
     }
 #pragma unroll
     for (int i = 0; i < R; ++i) {
-      const float v0 = warp_sum(acc0[i]), v1 = ROWS == 2 ? warp_sum(acc1[i]) : 0.f;
+      const float v0 = warp_sum(acc[0][i]), v1 = ROWS == 2 ? warp_sum(acc[1][i]) : 0.f;
       if (lane == 0) store_unit(un, i, v0, v1, g.glu);
     }
-  }
-}
-
-template <typename F>
-void dispatch_rows(int R, F&& f) {
-  switch (R) {
-    case 1: f(std::integral_constant<int, 1>{}); break;
-    case 2: f(std::integral_constant<int, 2>{}); break;
-    case 3: f(std::integral_constant<int, 3>{}); break;
-    case 4: f(std::integral_constant<int, 4>{}); break;
-    case 5: f(std::integral_constant<int, 5>{}); break;
-    case 6: f(std::integral_constant<int, 6>{}); break;
-    case 7: f(std::integral_constant<int, 7>{}); break;
-    default: f(std::integral_constant<int, 8>{}); break;
   }
 }
 
@@ -441,19 +281,18 @@ namespace {
 
 // Blocks of one wave: the most that fit on every multiprocessor at once.
 template <typename Kernel>
-int wave_blocks(Kernel k, size_t smem) {
-  int dev = 0, sms = 0, per_sm = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+int wave_blocks(Kernel k, size_t smem, int num_sms) {
+  int per_sm = 0;
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kStreamWarps * 32, smem);
-  return std::max(1, sms * per_sm);
+  return std::max(1, num_sms * per_sm);
 }
 
 // persistent: at most one wave of blocks, each warp looping over units; else a warp per unit.
 template <typename Kernel, typename... Args>
-void launch_group(Kernel k, int units, size_t smem, bool persistent, cudaStream_t s, bool pdl, Args... args) {
+void launch_group(Kernel k, int units, size_t smem, bool persistent, int num_sms, cudaStream_t s, bool pdl,
+                  Args... args) {
   const int needed = (units + kStreamWarps - 1) / kStreamWarps;
-  const int blocks = persistent ? std::min(wave_blocks(k, smem), needed) : needed;
+  const int blocks = persistent ? std::min(wave_blocks(k, smem, num_sms), needed) : needed;
   launch_pdl(k, dim3(static_cast<unsigned>(blocks)), dim3(kStreamWarps * 32), smem, s, pdl, args...);
 }
 
@@ -464,22 +303,37 @@ bool matvec_group_supported(DType t, int K) {
   return dispatch_quant(t, [](auto) {}) && K % 32 == 0;
 }
 
-void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, cudaStream_t s,
-                  bool pdl, int variant) {
+// 16-bit: load depths 4, 8, 16, then the bulk configurations; quantized: one register-load
+// kernel, then the bulk configurations.
+static_assert(kMatvecVariants == 3 + kMatvecBulkConfigs);
+int matvec_variant_count(DType t) {
+  return t == DType::F16 || t == DType::BF16 ? 3 + kMatvecBulkConfigs : 1 + kMatvecBulkConfigs;
+}
+
+void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const float2* xds, int R, int num_sms,
+                  cudaStream_t s, bool pdl, int variant) {
+  const bool f16 = g.type == DType::BF16 || g.type == DType::F16;
+  if (variant < 0 || variant >= matvec_variant_count(g.type)) variant = 0;
+  // Variants past the register-load ones (3 for 16-bit weights, 1 for quantized) are the bulk
+  // kernel's configurations; a group it cannot take runs variant 0.
+  const int first_bulk = f16 ? 3 : 1;
+  if (variant >= first_bulk) {
+    if (matvec_group_bulk(g, x, xq, xds, R, num_sms, s, pdl, variant - first_bulk)) return;
+    variant = 0;
+  }
   int rows = 0;
   for (int i = 0; i < g.count; ++i) rows += g.t[i].n;
-  int dev = 0, sms = 0;
-  cudaGetDevice(&dev);
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  const int sms = std::max(1, num_sms);
   // Fewer than 16 two-row warps per multiprocessor (e.g. 4096 rows of K = 14336): a row per warp.
   const bool one_row = R == 1 && !g.glu && (rows + 1) / 2 < 16 * sms;
   const int units = g.glu ? g.t[0].n : one_row ? rows : (rows + 1) / 2;
-  if (g.type == DType::BF16 || g.type == DType::F16) {
+  if (f16) {
     const size_t smem = static_cast<size_t>(g.K) * 2;
     auto go = [&](auto depth_, auto rows_) {
       constexpr int D = decltype(depth_)::value, W = decltype(rows_)::value;
-      if (g.type == DType::BF16) launch_group(k_mv16_group<static_cast<int>(DType::BF16), D, W>, units, smem, true, s, pdl, g, units, x);
-      else launch_group(k_mv16_group<static_cast<int>(DType::F16), D, W>, units, smem, true, s, pdl, g, units, x);
+      if (g.type == DType::BF16)
+        launch_group(k_mv16_group<static_cast<int>(DType::BF16), D, W>, units, smem, true, sms, s, pdl, g, units, x);
+      else launch_group(k_mv16_group<static_cast<int>(DType::F16), D, W>, units, smem, true, sms, s, pdl, g, units, x);
     };
     auto by_depth = [&](auto rows_) {
       if (variant == 0) go(std::integral_constant<int, 4>{}, rows_);
@@ -493,12 +347,12 @@ void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const 
   dispatch_quant(g.type, [&](auto ty_) {
     constexpr int TY = decltype(ty_)::value;
     if (one_row) {
-      launch_group(k_mvq_group<TY, 1, 1>, units, 0, false, s, pdl, g, units, xq, xds);
+      launch_group(k_mvq_group<TY, 1, 1>, units, 0, false, sms, s, pdl, g, units, xq, xds);
       return;
     }
     dispatch_rows(R, [&](auto tag_) {
       constexpr int RR = decltype(tag_)::value;
-      launch_group(k_mvq_group<TY, RR, 2>, units, 0, false, s, pdl, g, units, xq, xds);
+      launch_group(k_mvq_group<TY, RR, 2>, units, 0, false, sms, s, pdl, g, units, xq, xds);
     });
   });
   check_launch("matvec_group");

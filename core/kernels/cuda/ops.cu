@@ -101,22 +101,10 @@ __device__ __forceinline__ void q8_block(float v, int8_t* q, float2* ds) {
 
 // y != null: x += y first (written back), then the norm of the sum. q != null (n % 32 == 0):
 // the output is also quantized for the next quantized matvec; each warp holds whole blocks.
-__global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out, int8_t* q, float2* ds) {
-  pdl_trigger();
-  pdl_wait();
-  float* xr = x + static_cast<size_t>(blockIdx.x) * n;
-  float* o = out + static_cast<size_t>(blockIdx.x) * n;
-  float s = 0.f;
-  if (y) {
-    const float* yr = y + static_cast<size_t>(blockIdx.x) * n;
-    for (int i = threadIdx.x; i < n; i += blockDim.x) {
-      const float v = xr[i] + yr[i];
-      xr[i] = v;
-      s += v * v;
-    }
-  } else {
-    for (int i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
-  }
+__device__ __forceinline__ float widen(uint16_t h, int bf16) { return bf16 ? bf2f(h) : h2f(h); }
+__device__ __forceinline__ uint16_t narrow(float f, int bf16) { return bf16 ? f2bf(f) : f2h(f); }
+
+__device__ __forceinline__ float block_sum(float s) {
   __shared__ float part[32];
   s = warp_sum(s);
   if ((threadIdx.x & 31) == 0) part[threadIdx.x >> 5] = s;
@@ -127,46 +115,90 @@ __global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, 
     if (threadIdx.x == 0) part[0] = v;
   }
   __syncthreads();
-  const float scale = 1.0f / sqrtf(part[0] / n + eps);
+  return part[0];
+}
+
+__global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out, int8_t* q, float2* ds,
+                           uint16_t* o16, int o16_bf16) {
+  pdl_trigger();
+  pdl_wait();
+  const size_t row = static_cast<size_t>(blockIdx.x) * n;
+  float* xr = x + row;
+  float* o = out + row;
+  float s = 0.f;
+  if (!q && n % 4 == 0) {  // four values a thread (prefill rows)
+    float4* x4 = reinterpret_cast<float4*>(xr);
+    const float4* y4 = y ? reinterpret_cast<const float4*>(y + row) : nullptr;
+    for (int i = threadIdx.x; i < n / 4; i += blockDim.x) {
+      float4 v = x4[i];
+      if (y4) {
+        const float4 u = y4[i];
+        v = make_float4(v.x + u.x, v.y + u.y, v.z + u.z, v.w + u.w);
+        x4[i] = v;
+      }
+      s += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    const float scale = 1.0f / sqrtf(block_sum(s) / n + eps);
+    for (int i = threadIdx.x; i < n / 4; i += blockDim.x) {
+      const float4 v = x4[i];
+      float r[4] = {v.x * scale, v.y * scale, v.z * scale, v.w * scale};
+      if (w) {
+        const float4 wv = reinterpret_cast<const float4*>(w)[i];
+        r[0] *= wv.x;
+        r[1] *= wv.y;
+        r[2] *= wv.z;
+        r[3] *= wv.w;
+      }
+      reinterpret_cast<float4*>(o)[i] = make_float4(r[0], r[1], r[2], r[3]);
+      if (o16) {
+        uint2 h;
+        h.x = static_cast<uint32_t>(narrow(r[0], o16_bf16)) | static_cast<uint32_t>(narrow(r[1], o16_bf16)) << 16;
+        h.y = static_cast<uint32_t>(narrow(r[2], o16_bf16)) | static_cast<uint32_t>(narrow(r[3], o16_bf16)) << 16;
+        reinterpret_cast<uint2*>(o16 + row)[i] = h;
+      }
+    }
+    return;
+  }
+  if (y) {
+    const float* yr = y + row;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+      const float v = xr[i] + yr[i];
+      xr[i] = v;
+      s += v * v;
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += blockDim.x) s += xr[i] * xr[i];
+  }
+  const float scale = 1.0f / sqrtf(block_sum(s) / n + eps);
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     const float v = w ? (xr[i] * scale) * w[i] : xr[i] * scale;
     o[i] = v;
+    if (o16) o16[row + i] = narrow(v, o16_bf16);
     if (q) {
-      const size_t at = static_cast<size_t>(blockIdx.x) * n + i;
+      const size_t at = row + i;
       q8_block(v, q + at, ds + at / 32);
     }
   }
 }
 
-// One block per (token, head); one thread per rotated pair. The angle is built by repeated
-// multiplication exactly as cpu::rope_cache builds it.
-// Two tensors (x1: n1 heads, x2: n2 heads per token) share one launch.
+// Blocks per token: rope_head_groups (angles once per block, then every pair of its heads); two
+// tensors (x1: n1 heads, x2: n2 heads per token) share one launch.
 __global__ void k_rope(float* x1, int n1, float* x2, int n2, const int32_t* positions, int head_dim, RopeArgs a,
                        const float* ff) {
   pdl_trigger();
   pdl_wait();
-  const int nh = n1 + n2;
-  const int t = blockIdx.x / nh, h = blockIdx.x % nh;
-  float* v = h < n1 ? x1 + (static_cast<size_t>(t) * n1 + h) * head_dim : x2 + (static_cast<size_t>(t) * n2 + h - n1) * head_dim;
-  const float pos = static_cast<float>(positions[t]);
+  __shared__ float cs[kRopeMaxPairs], sn[kRopeMaxPairs];
+  const int t = blockIdx.x;
+  rope_angles(static_cast<float>(positions[t]), a, ff, cs, sn);
+  __syncthreads();
   const int half = a.n_dims / 2;
-  for (int i = threadIdx.x; i < half; i += blockDim.x) {
-    float theta = pos;
-    for (int k = 0; k < i; ++k) theta *= a.theta_scale;
-    const int i0 = 2 * i;
-    const float theta_extrap = theta / (ff ? ff[i] : 1.0f);
-    const float theta_interp = a.freq_scale * theta_extrap;
-    float th = theta_interp;
-    if (a.ext_factor != 0.0f) {
-      const float y = (i0 / 2 - a.corr0) / fmaxf(0.001f, a.corr1 - a.corr0);
-      const float ramp_mix = (1.0f - fminf(1.0f, fmaxf(0.0f, y))) * a.ext_factor;
-      th = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
-    }
-    const float c = cosf(th) * a.mscale, s = sinf(th) * a.mscale;
-    const int ia = a.neox ? i : i0, ib = a.neox ? i + half : i0 + 1;
-    const float va = v[ia], vb = v[ib];
-    v[ia] = va * c - vb * s;
-    v[ib] = va * s + vb * c;
+  int h0, h1;
+  rope_head_range(n1 + n2, h0, h1);
+  for (int j = threadIdx.x; j < (h1 - h0) * half; j += blockDim.x) {
+    const int h = h0 + j / half, i = j % half;
+    float* v = h < n1 ? x1 + (static_cast<size_t>(t) * n1 + h) * head_dim
+                      : x2 + (static_cast<size_t>(t) * n2 + h - n1) * head_dim;
+    rope_rotate(v, i, a, cs[i], sn[i]);
   }
 }
 
@@ -178,6 +210,34 @@ __global__ void k_swiglu(const float* g, const float* u, float* out, size_t n) {
     const float x = g[i];
     out[i] = x / (1.0f + expf(-x)) * u[i];
   }
+}
+
+// The SwiGLU of 16-bit gate/up GEMM outputs, written as the 16-bit input of the down GEMM:
+// eight values per thread (n % 8 == 0), or one.
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
+__global__ void k_swiglu16(const uint16_t* g, const uint16_t* u, int bf16, uint16_t* out, size_t n) {
+  pdl_trigger();
+  pdl_wait();
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (n % 8 == 0) {
+    if (i >= n / 8) return;
+    const uint4 gv = reinterpret_cast<const uint4*>(g)[i], uv = reinterpret_cast<const uint4*>(u)[i];
+    const uint16_t* gh = reinterpret_cast<const uint16_t*>(&gv);
+    const uint16_t* uh = reinterpret_cast<const uint16_t*>(&uv);
+    uint4 ov;
+    uint16_t* oh = reinterpret_cast<uint16_t*>(&ov);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) oh[j] = narrow(silu_mul(widen(gh[j], bf16), widen(uh[j], bf16)), bf16);
+    reinterpret_cast<uint4*>(out)[i] = ov;
+  } else if (i < n) {
+    out[i] = narrow(silu_mul(widen(g[i], bf16), widen(u[i], bf16)), bf16);
+  }
+}
+
+__global__ void k_widen(const uint16_t* x, int bf16, float* out, size_t n) {
+  const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
+  if (i < n) out[i] = widen(x[i], bf16);
 }
 
 __global__ void k_gelu_mul(const float* g, const float* u, float* out, size_t n) {
@@ -261,29 +321,40 @@ void convert_f32(const float* x, size_t n, DType to, void* out, cudaStream_t s) 
 }
 
 void rms_norm(float* x, const float* y, const float* w, float eps, int rows, int n, float* out, int8_t* q, float2* ds,
-              cudaStream_t s) {
+              void* out16, DType t16, cudaStream_t s) {
   const int threads = n >= 4096 ? 1024 : n >= 1024 ? 256 : n >= 128 ? 128 : 32;
-  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), x, y, w, eps, n, out, q, ds);
+  launch_pdl(k_rms_norm, dim3(rows), dim3(threads), 0, s, pdl_enabled(), x, y, w, eps, n, out, q, ds,
+             static_cast<uint16_t*>(out16), static_cast<int>(t16 == DType::BF16));
   check_launch("rms_norm");
 }
 
 void rope(float* x, const int32_t* positions, int T, int n_heads, int head_dim, const RopeArgs& a, const float* ff,
           cudaStream_t s) {
-  const int threads = a.n_dims / 2 >= 64 ? 64 : 32;
-  launch_pdl(k_rope, dim3(T * n_heads), dim3(threads), 0, s, pdl_enabled(), x, n_heads, static_cast<float*>(nullptr), 0, positions, head_dim, a, ff);
+  launch_pdl(k_rope, dim3(T, rope_head_groups(T, n_heads)), dim3(256), 0, s, pdl_enabled(), x, n_heads,
+             static_cast<float*>(nullptr), 0, positions, head_dim, a, ff);
   check_launch("rope");
 }
 
 void rope2(float* x1, int n1, float* x2, int n2, const int32_t* positions, int T, int head_dim, const RopeArgs& a,
            const float* ff, cudaStream_t s) {
-  const int threads = a.n_dims / 2 >= 64 ? 64 : 32;
-  launch_pdl(k_rope, dim3(T * (n1 + n2)), dim3(threads), 0, s, pdl_enabled(), x1, n1, x2, n2, positions, head_dim, a, ff);
+  launch_pdl(k_rope, dim3(T, rope_head_groups(T, n1 + n2)), dim3(256), 0, s, pdl_enabled(), x1, n1, x2, n2, positions,
+             head_dim, a, ff);
   check_launch("rope2");
 }
 
 void swiglu(const float* g, const float* u, float* out, size_t n, cudaStream_t s) {
   launch_pdl(k_swiglu, dim3(blocks_for(n, 256)), dim3(256), 0, s, pdl_enabled(), g, u, out, n);
   check_launch("swiglu");
+}
+void swiglu16(DType t, const void* g, const void* u, void* out, size_t n, cudaStream_t s) {
+  const size_t threads = n % 8 == 0 ? n / 8 : n;
+  launch_pdl(k_swiglu16, dim3(blocks_for(threads, 256)), dim3(256), 0, s, pdl_enabled(), static_cast<const uint16_t*>(g),
+             static_cast<const uint16_t*>(u), static_cast<int>(t == DType::BF16), static_cast<uint16_t*>(out), n);
+  check_launch("swiglu16");
+}
+void widen_to_f32(DType t, const void* x, size_t n, float* out, cudaStream_t s) {
+  k_widen<<<blocks_for(n, 256), 256, 0, s>>>(static_cast<const uint16_t*>(x), static_cast<int>(t == DType::BF16), out, n);
+  check_launch("widen_to_f32");
 }
 void gelu_mul(const float* g, const float* u, float* out, size_t n, cudaStream_t s) {
   k_gelu_mul<<<blocks_for(n, 256), 256, 0, s>>>(g, u, out, n);
