@@ -1092,9 +1092,10 @@ int attention_splits(DType kv, int hd, int blocks, int max_keys, int num_sms) {
   if (decode_mma_supported(kv, hd)) {
     // About 1.5 blocks per multiprocessor, each split at least 256 keys: more splits only add
     // merge work (H200, 32/8 heads, hd 128: 1x4096 fastest at 16 splits, 8x2048 at 4, 64x513 and
-    // larger batches at 1).
+    // larger batches at 1). Short contexts of few sequences still take up to 16 splits (down to
+    // 64 keys each): a block's 16-key groups are a chain of memory round trips.
     const int n = (3 * num_sms / 2 + blocks - 1) / blocks;
-    return std::max(1, std::min(n, max_keys / 256));
+    return std::max(1, std::min(n, std::max(max_keys / 256, std::min(16, max_keys / 64))));
   }
   // The CUDA-core kernel: four blocks per multiprocessor, each split at least 64 keys.
   const int n = (4 * num_sms + blocks - 1) / blocks;
