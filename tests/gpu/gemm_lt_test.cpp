@@ -230,8 +230,8 @@ TEST(GpuGemmLt, MatchesReferenceOnOddShapesAndAlignments) {
   EXPECT_EQ(f.gemm.prepared_shapes(), shapes + 3);
 }
 
-// Prefill row counts (above 64) in one power-of-two bucket share the algorithm tuned first:
-// one timing for three shapes, each still exact.
+// Row counts in one power-of-two bucket share the algorithm tuned first: one timing for three
+// shapes, each still exact.
 TEST(GpuGemmLt, PrefillRowsShareTheirBucketsAlgorithm) {
   MLXR_REQUIRE_GPU();
   Fixture f;
@@ -242,7 +242,7 @@ TEST(GpuGemmLt, PrefillRowsShareTheirBucketsAlgorithm) {
   }
   EXPECT_EQ(f.gemm.prepared_shapes(), 3u);
   EXPECT_EQ(f.gemm.tunings(), 1u) << "rows 257 and 512 should reuse the algorithm tuned for rows 300";
-  // Decode row counts are tuned one by one.
+  // Rows 2 and 3 fall in different buckets (2 and 4): two more timings.
   for (int rows : {2, 3}) {
     const Inputs in(DType::BF16, rows, 256, 520, rng);
     check_eager(f, in, DType::F32, false, rng);

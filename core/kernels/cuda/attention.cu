@@ -314,6 +314,8 @@ __global__ __launch_bounds__(kSplitWarps * 32) void k_attn_split(KVArgs kv, cons
 }
 
 __global__ void k_attn_combine(const float* ws_o, const float* ws_ml, int nsplit, int hd, float* out) {
+  pdl_trigger();
+  pdl_wait();
   const size_t th = blockIdx.x;
   float M = -INFINITY;
   for (int s = 0; s < nsplit; ++s) M = fmaxf(M, ws_ml[(th * nsplit + s) * 2]);
@@ -782,6 +784,10 @@ __global__ __launch_bounds__(kDecWarps * 32) void k_attn_decode(KVArgs kv, const
   float* red_o = smd;                                  // (warp, head, HD)
   float* red_ml = red_o + kDecWarps * kDecHeads * HD;  // (warp, head, {m, l})
   int* tbl = reinterpret_cast<int*>(red_ml + kDecWarps * kDecHeads * 2);
+  // Programmatic dependent launch: the next kernel may take SMs once this grid's last wave is
+  // resident; K/V and q (written by the kernels before) are read only after the wait.
+  pdl_trigger();
+  pdl_wait();
   const SplitBlock<kDecHeads> blk(kv, n_head, n_gc);
   const int t = blk.t, kvh = blk.kvh, h0 = blk.h0, G = blk.G, split = blk.split;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -980,9 +986,10 @@ void launch_decode(const KVArgs& kv, const float* q, int T, int n_head, float sc
   const size_t max_tbl = static_cast<size_t>(per * 16 / kv.block_size + 2);
   const size_t smem = decode_smem_fixed<HD>() + max_tbl * sizeof(int);
   const dim3 grid(T * kv.n_kv * n_gc, nsplit);
-  k_attn_decode<KT, HD><<<grid, kDecWarps * 32, smem, s>>>(kv, q, n_head, n_gc, scale * kLog2e, window, nsplit, ws_o,
-                                                           ws_ml, out);
-  if (nsplit > 1) k_attn_combine<<<T * n_head, HD, 0, s>>>(ws_o, ws_ml, nsplit, HD, out);
+  const bool pdl = pdl_enabled();
+  launch_pdl(k_attn_decode<KT, HD>, grid, dim3(kDecWarps * 32), smem, s, pdl, kv, q, n_head, n_gc, scale * kLog2e,
+             window, nsplit, ws_o, ws_ml, out);
+  if (nsplit > 1) launch_pdl(k_attn_combine, dim3(T * n_head), dim3(HD), 0, s, pdl, ws_o, ws_ml, nsplit, HD, out);
 }
 
 template <typename KT>

@@ -14,8 +14,9 @@
 namespace mlxr::cuda {
 namespace {
 
-constexpr int kWarmups = 3;
-constexpr int kReps = 10;
+// Few reps: a serving engine tunes each new shape bucket in the middle of a step.
+constexpr int kWarmups = 1;
+constexpr int kReps = 5;
 
 std::string lt_error(const char* what, cublasStatus_t s) {
   return std::string("cuda lt gemm: ") + what + ": " + cublasLtGetStatusString(s);
@@ -46,8 +47,8 @@ uint32_t align_of(const void* p) {
 
 // Row counts up to this are tuned one by one; larger ones by power-of-two bucket: batched decode
 // and prefill row counts vary from step to step (sequences finish, chunks fill the budget), and
-// each tuning costs a stream sync and tens of ms.
-constexpr int kExactRows = 8;
+// each tuning costs a stream sync and milliseconds.
+constexpr int kExactRows = 1;
 
 // The top of rows' bucket: rows itself up to kExactRows, else the next power of two.
 int rows_bucket(int rows) {

@@ -8,9 +8,9 @@
 // prepare() runs on first sight of a shape, never inside a stream capture: it asks cuBLASLt's
 // heuristic for up to kCandidates algorithms, times each on the real w and x (into a scratch y,
 // with L2 flushed between reps, as weights come from HBM in a real step) and keeps the fastest,
-// with its descriptors. Row counts up to 64 (batched decode) are tuned one by one; above that
-// (prefill) the first shape tuned in a power-of-two row bucket lends its algorithm to the rest
-// of the bucket after one trial run. run() only enqueues: no allocation, no sync, so it can be
+// with its descriptors. Row counts vary from step to step (sequences finish, prefill chunks
+// fill the budget): the first shape tuned in a power-of-two row bucket lends its algorithm to
+// the rest of the bucket after one trial run. run() only enqueues: no allocation, no sync, so it can be
 // captured into a CUDA graph. MLXR_CUDA_TUNE_LOG=1 prints every candidate's time.
 // Test: tests/gpu/gemm_lt_test.cpp (against double sums of the rounded inputs).
 #pragma once
