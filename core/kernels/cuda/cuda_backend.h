@@ -1,13 +1,14 @@
 // The CUDA implementation of the Backend seam (core/tensor/backend.h) for NVIDIA GPUs, tuned
-// for Hopper (H100/H200). Weights are copied once into device memory (streamed from the mmap
-// through a small pinned buffer), quantized types stay quantized, activations are float32 in
-// device memory, the KV arena is one device allocation of paged blocks.
+// for Hopper (H100/H200). Weights are copied once into one device allocation (streamed from
+// the mmap through a small pinned buffer), quantized types stay quantized, activations are
+// float32 in device memory, the KV arena is one device allocation of paged blocks.
 //
 // Decode steps (batches of at most kGraphMaxTokens tokens) are recorded and replayed as CUDA
 // graphs: ops are queued until the step's first host read (to_host/sync), then launched as the
 // cached graph of the identical op sequence, or captured once. MLXR_CUDA_GRAPHS=0 turns this off.
-// One-row float matvecs pick the fastest of two kernels and cuBLAS per shape on first use
-// (MLXR_CUDA_TUNE_LOG=1 prints the timings).
+// Matvec groups pick the fastest kernel variant (or cuBLAS) and GEMMs the fastest cuBLASLt
+// algorithm per shape on first use (MLXR_CUDA_TUNE_LOG=1 prints the timings; MLXR_CUDA_LT=0
+// uses cublasGemmEx's default instead).
 #pragma once
 #include <memory>
 
