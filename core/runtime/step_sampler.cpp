@@ -1,6 +1,7 @@
 #include "core/runtime/step_sampler.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace mlxr {
 
@@ -12,8 +13,12 @@ Status StepSampler::sample(const float* logits, int n_vocab, std::span<const Row
   results.assign(rows.size(), SampleResult{});
   const int n_rows = static_cast<int>(rows.size());
   int k = 0;  // the most candidates any row needs; one call serves every row
-  for (const Row& r : rows)
-    if (r.sampler) k = std::max(k, r.sampler->needed_top_k());
+  bool lse_needed = false;
+  for (const Row& r : rows) {
+    if (!r.sampler) continue;
+    k = std::max(k, r.sampler->needed_top_k());
+    lse_needed = lse_needed || r.sampler->wants_logprobs();
+  }
   k = std::min(k, n_vocab);  // a row shorter than top_k: its candidates are the whole row
   if (k > 0) {
     const size_t n = static_cast<size_t>(n_rows) * k;
@@ -21,7 +26,7 @@ Status StepSampler::sample(const float* logits, int n_vocab, std::span<const Row
     auto idx = idx_.reserve(n);  // int32 entries in float-sized host memory
     auto lse = lse_.reserve(static_cast<size_t>(n_rows));
     if (!vals || !idx || !lse) return make_error("sampling: cannot allocate host memory for the top-k candidates");
-    be_.top_k_rows(logits, n_rows, n_vocab, k, *vals, reinterpret_cast<int32_t*>(*idx), *lse);
+    be_.top_k_rows(logits, n_rows, n_vocab, k, *vals, reinterpret_cast<int32_t*>(*idx), lse_needed ? *lse : nullptr);
   }
   const auto* idx = reinterpret_cast<const int32_t*>(idx_.data());
   for (int i = 0; i < n_rows; ++i) {
@@ -29,7 +34,7 @@ Status StepSampler::sample(const float* logits, int n_vocab, std::span<const Row
     if (!s) continue;
     if (s->needed_top_k() > 0) {
       const size_t off = static_cast<size_t>(i) * k;
-      results[i] = s->sample_top(vals_.data() + off, idx + off, k, lse_.data()[i]);
+      results[i] = s->sample_top(vals_.data() + off, idx + off, k, lse_needed ? lse_.data()[i] : NAN);
       continue;
     }
     auto row = row_.reserve(static_cast<size_t>(n_vocab));

@@ -93,7 +93,7 @@ SampleResult Sampler::sample(const float* logits, int n_vocab, std::span<const i
   SampleResult r;
   r.token = cand_[draw(cand_vals_.data(), n_chain)].second;
 
-  if (p_.logprobs || p_.top_logprobs > 0) {
+  if (wants_logprobs()) {
     const size_t top_n = std::min(n, static_cast<size_t>(p_.top_logprobs));
     if (l != logits || top_n > n_chain) sort_prefix(logits, n_vocab, top_n, cand_);  // of the raw logits
     fill_logprobs(nan_as_neg_inf(logits[r.token]), log_sum_exp(logits, n_vocab), top_n,
@@ -107,7 +107,7 @@ SampleResult Sampler::sample_top(const float* vals, const int32_t* idx, int k, f
   const size_t pos = draw(vals, static_cast<size_t>(k));
   SampleResult r;
   r.token = idx[pos];
-  if (p_.logprobs || p_.top_logprobs > 0)
+  if (wants_logprobs())
     fill_logprobs(vals[pos], lse, std::min(static_cast<size_t>(k), static_cast<size_t>(p_.top_logprobs)),
                   [&](size_t i) { return std::pair<float, int32_t>(vals[i], idx[i]); }, r);
   return r;

@@ -30,11 +30,14 @@ class Sampler {
   SampleResult sample(const float* logits, int n_vocab, std::span<const int32_t> history);
   // The same chain over the top candidates of a row (as Backend::top_k_rows returns them), for a
   // row without penalties: k must be >= needed_top_k() (or the whole row); lse is the row's
-  // log-sum-exp. Same seed, same token and logprobs as sample() on the whole row.
+  // log-sum-exp (read only when wants_logprobs()). Same seed, same token and logprobs as
+  // sample() on the whole row.
   SampleResult sample_top(const float* vals, const int32_t* idx, int k, float lse);
   // How many candidates sample_top needs, or 0 when this request needs the whole row (penalties
   // active, or temperature > 0 with top_k off, or more than kMaxTopK).
   int needed_top_k() const;
+  // Whether results carry logprobs (then sample_top needs the row's log-sum-exp).
+  bool wants_logprobs() const { return p_.logprobs || p_.top_logprobs > 0; }
 
  private:
   bool penalizes() const {

@@ -77,7 +77,8 @@ class Backend {
   // values: lower index first), their indices, and the row's log-sum-exp (of the raw values).
   // NaN counts as -inf (it is never ranked above a number, and adds nothing to the sum).
   // Written to host memory (alloc_host memory is fastest on CUDA): vals (rows, k), idx (rows, k),
-  // lse (rows); the results are ready on return. 1 <= k <= kMaxTopK, k <= n.
+  // lse (rows); the results are ready on return. 1 <= k <= kMaxTopK, k <= n. lse may be null
+  // when no logprobs are wanted (a 128K-row sum of exponentials is the CPU's largest cost here).
   virtual void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) = 0;
   // Mixture-of-experts routing; `rows` and `scales` are host arrays of n_rows entries.
   virtual void gather_rows(const float* x, const int32_t* rows, int n_rows, int n, float* out) = 0;

@@ -184,7 +184,7 @@ void CpuBackend::gather_output_rows(const float* x, int n, float* out) {
 void CpuBackend::top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) {
   // Rows are independent: one chunk of rows per worker.
   pool_.parallel_for(static_cast<size_t>(rows), [&](int, size_t b, size_t e) {
-    cpu::top_k_rows(logits + b * n, static_cast<int>(e - b), n, k, vals + b * k, idx + b * k, lse + b);
+    cpu::top_k_rows(logits + b * n, static_cast<int>(e - b), n, k, vals + b * k, idx + b * k, lse ? lse + b : nullptr);
   });
 }
 

@@ -25,7 +25,7 @@ void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_
       vals[static_cast<size_t>(r) * k + j] = nan_as_neg_inf(x[order[j]]);
       idx[static_cast<size_t>(r) * k + j] = order[j];
     }
-    lse[r] = log_sum_exp(x, n);
+    if (lse) lse[r] = log_sum_exp(x, n);
   }
 }
 

@@ -9,7 +9,7 @@ namespace mlxr::cpu {
 // ascending index order, into vals (rows, k) and idx (rows, k); lse (rows) = log Σ exp(x),
 // summed in double around the row maximum and rounded to float once. NaN counts as -inf: it is
 // ranked as -inf, reported as -inf, and adds nothing to the sum. A row whose maximum is +inf
-// has lse +inf; a row of only -inf/NaN has lse -inf. 1 <= k <= n.
+// has lse +inf; a row of only -inf/NaN has lse -inf; lse null: not computed. 1 <= k <= n.
 void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse);
 
 }  // namespace mlxr::cpu

@@ -1320,7 +1320,7 @@ void CudaBackend::top_k_rows(const float* logits, int rows, int n, int k, float*
   cuda::top_k_rows(logits, rows, n, k, dv, di, dl, buf + out_bytes, st_);
   check(cudaMemcpyAsync(vals, dv, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k values to host");
   check(cudaMemcpyAsync(idx, di, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k indices to host");
-  check(cudaMemcpyAsync(lse, dl, static_cast<size_t>(rows) * 4, cudaMemcpyDeviceToHost, st_), "top-k lse to host");
+  if (lse) check(cudaMemcpyAsync(lse, dl, static_cast<size_t>(rows) * 4, cudaMemcpyDeviceToHost, st_), "top-k lse to host");
   full_sync();
   stats_.wait_s += now_s() - t0;
 }

@@ -86,6 +86,11 @@ TEST(TopK, BackendSplitsRowsOverThreadsWithTheSameBits) {
   EXPECT_EQ(0, std::memcmp(got.vals.data(), want.vals.data(), want.vals.size() * sizeof(float)));
   EXPECT_EQ(got.idx, want.idx);
   EXPECT_EQ(0, std::memcmp(got.lse.data(), want.lse.data(), want.lse.size() * sizeof(float)));
+  // Without lse (no logprobs wanted): the same candidates, and no sum is written anywhere.
+  Out bare(rows, k);
+  be.top_k_rows(x.data(), rows, n, k, bare.vals.data(), bare.idx.data(), nullptr);
+  EXPECT_EQ(0, std::memcmp(bare.vals.data(), want.vals.data(), want.vals.size() * sizeof(float)));
+  EXPECT_EQ(bare.idx, want.idx);
 }
 
 }  // namespace
