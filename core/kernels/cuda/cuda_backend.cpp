@@ -37,6 +37,12 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Whether the byte ranges [a, a+an) and [b, b+bn) share a byte.
+bool overlaps(const void* a, size_t an, const void* b, size_t bn) {
+  return static_cast<const char*>(a) < static_cast<const char*>(b) + bn &&
+         static_cast<const char*>(b) < static_cast<const char*>(a) + an;
+}
+
 [[noreturn]] void die(const std::string& msg) {
   std::fprintf(stderr, "mlxr cuda: %s\n", msg.c_str());
   std::abort();
@@ -122,6 +128,10 @@ class CudaBackend final : public Backend {
   void enqueue(std::function<void()> fn);
   void flush();
   void full_sync();
+  // A step's host read (to_host, top_k_rows): emits and launches what is queued, counting the
+  // host's recording time; end_host_read waits for the GPU and counts the wait.
+  double begin_host_read();
+  void end_host_read(double t0);
 
   // Marks [p, p+n) as written: cached conversions of that memory are stale.
   void wrote(const void* p, size_t bytes);
@@ -420,13 +430,8 @@ void CudaBackend::sync() {
 }
 
 void CudaBackend::wrote(const void* p, size_t bytes) {
-  auto overlaps = [&](const void* a, size_t an) {
-    const char* x = static_cast<const char*>(a);
-    const char* y = static_cast<const char*>(p);
-    return x < y + bytes && y < x + an;
-  };
-  if (conv_src_ && overlaps(conv_src_, conv_bytes_)) conv_src_ = nullptr;
-  if (q8_src_ && overlaps(q8_src_, q8_bytes_)) q8_src_ = nullptr;
+  if (conv_src_ && overlaps(conv_src_, conv_bytes_, p, bytes)) conv_src_ = nullptr;
+  if (q8_src_ && overlaps(q8_src_, q8_bytes_, p, bytes)) q8_src_ = nullptr;
 }
 
 void* CudaBackend::ensure(Scratch& s, size_t bytes) {
@@ -563,16 +568,25 @@ Expected<const float*> CudaBackend::upload_f32(const TensorView& host) {
   return static_cast<const float*>(p);
 }
 
-void CudaBackend::to_host(float* dst, const float* src, size_t n) {
-  use(src, n * 4);
+double CudaBackend::begin_host_read() {
   settle();
   const double t0 = now_s();
   if (step_start_ > 0) stats_.record_s += t0 - step_start_;
   step_start_ = 0;
   flush();
-  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, st_), "copy to host");
+  return t0;
+}
+
+void CudaBackend::end_host_read(double t0) {
   full_sync();
   stats_.wait_s += now_s() - t0;
+}
+
+void CudaBackend::to_host(float* dst, const float* src, size_t n) {
+  use(src, n * 4);
+  const double t0 = begin_host_read();
+  check(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToHost, st_), "copy to host");
+  end_host_read(t0);
 }
 
 void CudaBackend::from_host(float* dst, const float* src, size_t n) {
@@ -798,15 +812,11 @@ void CudaBackend::hold_matvec(const TensorView& w, const float* x, int rows, flo
   const int K = static_cast<int>(w.ne[0]);
   const int N = static_cast<int>(w.rows());
   const size_t ybytes = static_cast<size_t>(rows) * N * 4, xbytes = static_cast<size_t>(rows) * K * 4;
-  auto overlap = [](const void* a, size_t an, const void* b, size_t bn) {
-    return static_cast<const char*>(a) < static_cast<const char*>(b) + bn &&
-           static_cast<const char*>(b) < static_cast<const char*>(a) + an;
-  };
   HeldMatvec& h = held_mv_;
   bool join = group_matvec_ && h.g.count > 0 && h.g.count < 3 && h.x == x && h.rows == rows && h.g.type == w.type &&
-              h.g.K == K && !overlap(y, ybytes, x, xbytes);
+              h.g.K == K && !overlaps(y, ybytes, x, xbytes);
   for (int i = 0; join && i < h.g.count; ++i)
-    join = !overlap(y, ybytes, h.g.t[i].y, static_cast<size_t>(rows) * h.g.t[i].n * 4);
+    join = !overlaps(y, ybytes, h.g.t[i].y, static_cast<size_t>(rows) * h.g.t[i].n * 4);
   if (!join) {
     settle_matvec();
     h = HeldMatvec{};
@@ -890,14 +900,10 @@ void CudaBackend::matmul(const TensorView& w, const float* x, int rows, float* y
     settle_matvec();
     settle_rope();
     settle_add();
-    auto overlap = [](const void* a, size_t an, const void* b, size_t bn) {
-      return static_cast<const char*>(a) < static_cast<const char*>(b) + bn &&
-             static_cast<const char*>(b) < static_cast<const char*>(a) + an;
-    };
     const HeldGemm& h = held_gemm_[0];
     const bool join = group_matvec_ && n_gemm_ == 1 && h.x == x && h.rows == rows && h.w.type == t && h.w.ne[0] == K &&
-                      !overlap(y, ybytes, x, xbytes) &&
-                      !overlap(y, ybytes, h.y, static_cast<size_t>(rows) * h.w.rows() * 4);
+                      !overlaps(y, ybytes, x, xbytes) &&
+                      !overlaps(y, ybytes, h.y, static_cast<size_t>(rows) * h.w.rows() * 4);
     if (!join) settle_gemm();
     held_gemm_[n_gemm_++] = HeldGemm{w, x, rows, y};
     wrote(y, ybytes);
@@ -983,10 +989,7 @@ void CudaBackend::settle_gemm() {
 bool CudaBackend::fuse_gemm_swiglu(const float* gate, const float* up, float* out, size_t n) {
   const HeldGemm a = held_gemm_[0], b = held_gemm_[1];
   const size_t bytes = n * 4;
-  auto disjoint_or_same = [&](const float* p) {
-    return p == out || reinterpret_cast<const char*>(p) + bytes <= reinterpret_cast<const char*>(out) ||
-           reinterpret_cast<const char*>(out) + bytes <= reinterpret_cast<const char*>(p);
-  };
+  auto disjoint_or_same = [&](const float* p) { return p == out || !overlaps(p, bytes, out, bytes); };
   // BF16 only: F16 gate/up results could overflow where the F32 path does not.
   if (n_gemm_ != 2 || a.w.type == DType::F16 || a.y != gate || b.y != up || a.w.rows() != b.w.rows() ||
       static_cast<size_t>(a.rows) * a.w.rows() != n || !disjoint_or_same(gate) || !disjoint_or_same(up))
@@ -1033,7 +1036,7 @@ void CudaBackend::use(const void* p, size_t bytes, bool whole_write) {
     const Lazy l = lazy_[i];
     const char* d = reinterpret_cast<const char*>(l.dst);
     const size_t lb = l.n * 4;
-    if (!(d < a + bytes && a < d + lb)) {
+    if (!overlaps(a, bytes, d, lb)) {
       ++i;
       continue;
     }
@@ -1177,8 +1180,7 @@ void CudaBackend::rope(float* x, int n_heads, int head_dim, const RopeParams& p,
   const int32_t* pos = d_pos_;
   const HeldRope& h = held_rope_;
   const size_t n_this = static_cast<size_t>(T) * n_heads * head_dim, n_held = static_cast<size_t>(h.T) * h.n_heads * h.head_dim;
-  const bool disjoint = x + n_this <= h.x || h.x + n_held <= x;
-  if (h.x && !h.x2 && disjoint && h.head_dim == head_dim && h.ff == ff && h.T == T && h.pos == pos &&
+  if (h.x && !h.x2 && !overlaps(x, n_this * 4, h.x, n_held * 4) && h.head_dim == head_dim && h.ff == ff && h.T == T && h.pos == pos &&
       std::memcmp(&h.a, &a, sizeof a) == 0) {
     held_rope_.x2 = x;
     held_rope_.n2 = n_heads;
@@ -1226,9 +1228,7 @@ void CudaBackend::kv_store(int layer, const float* k, const float* v) {
   const int T = T_;
   const HeldRope r = held_rope_;
   // v is read while q is rotated in place: they must not overlap.
-  const bool v_apart = reinterpret_cast<const char*>(v) + kv_bytes <= reinterpret_cast<const char*>(r.x) ||
-                       reinterpret_cast<const char*>(r.x) + static_cast<size_t>(T) * r.n_heads * r.head_dim * 4 <=
-                           reinterpret_cast<const char*>(v);
+  const bool v_apart = !overlaps(v, kv_bytes, r.x, static_cast<size_t>(T) * r.n_heads * r.head_dim * 4);
   if (r.x2 == k && r.n2 == kv_.n_kv_heads && r.head_dim == kv_.head_dim && r.T == T && r.pos == d_pos_ && v_apart) {
     held_rope_ = HeldRope{};
     settle();
@@ -1304,11 +1304,7 @@ void CudaBackend::gather_output_rows(const float* x, int n, float* out) {
 
 void CudaBackend::top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_t* idx, float* lse) {
   use(logits, static_cast<size_t>(rows) * n * 4);
-  settle();
-  const double t0 = now_s();
-  if (step_start_ > 0) stats_.record_s += t0 - step_start_;
-  step_start_ = 0;
-  flush();
+  const double t0 = begin_host_read();
   // One scratch: values, indices, lse, then the kernel's workspace.
   const size_t nk = static_cast<size_t>(rows) * k;
   const size_t out_bytes = ((2 * nk + rows) * 4 + 255) & ~size_t(255);
@@ -1321,8 +1317,7 @@ void CudaBackend::top_k_rows(const float* logits, int rows, int n, int k, float*
   check(cudaMemcpyAsync(vals, dv, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k values to host");
   check(cudaMemcpyAsync(idx, di, nk * 4, cudaMemcpyDeviceToHost, st_), "top-k indices to host");
   if (lse) check(cudaMemcpyAsync(lse, dl, static_cast<size_t>(rows) * 4, cudaMemcpyDeviceToHost, st_), "top-k lse to host");
-  full_sync();
-  stats_.wait_s += now_s() - t0;
+  end_host_read(t0);
 }
 
 void CudaBackend::leave_graph_mode() {

@@ -83,9 +83,13 @@ __global__ void k_dequant_bf16(const uint8_t* w, size_t row_bytes, int64_t ne0, 
   }
 }
 
+// 16-bit values as BF16 (bf16 != 0) or F16, round to nearest even.
+__device__ __forceinline__ float widen(uint16_t h, int bf16) { return bf16 ? bf2f(h) : h2f(h); }
+__device__ __forceinline__ uint16_t narrow(float f, int bf16) { return bf16 ? f2bf(f) : f2h(f); }
+
 __global__ void k_convert(const float* x, size_t n, int to_bf16, uint16_t* out) {
   const size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x;
-  if (i < n) out[i] = to_bf16 ? f2bf(x[i]) : f2h(x[i]);
+  if (i < n) out[i] = narrow(x[i], to_bf16);
 }
 
 // One 32-value block held by a warp (v: this lane's value) -> int8 and (d, d*sum), the
@@ -99,11 +103,7 @@ __device__ __forceinline__ void q8_block(float v, int8_t* q, float2* ds) {
   if ((threadIdx.x & 31) == 0) *ds = make_float2(d, d * sum);
 }
 
-// y != null: x += y first (written back), then the norm of the sum. q != null (n % 32 == 0):
-// the output is also quantized for the next quantized matvec; each warp holds whole blocks.
-__device__ __forceinline__ float widen(uint16_t h, int bf16) { return bf16 ? bf2f(h) : h2f(h); }
-__device__ __forceinline__ uint16_t narrow(float f, int bf16) { return bf16 ? f2bf(f) : f2h(f); }
-
+// The sum of s over the block (every thread gets it).
 __device__ __forceinline__ float block_sum(float s) {
   __shared__ float part[32];
   s = warp_sum(s);
@@ -118,6 +118,9 @@ __device__ __forceinline__ float block_sum(float s) {
   return part[0];
 }
 
+// y != null: x += y first (written back), then the norm of the sum. q != null (n % 32 == 0):
+// the output is also quantized for the next quantized matvec; each warp holds whole blocks.
+// out16 != null: out also as 16-bit, the next GEMM's input.
 __global__ void k_rms_norm(float* x, const float* y, const float* w, float eps, int n, float* out, int8_t* q, float2* ds,
                            uint16_t* o16, int o16_bf16) {
   pdl_trigger();
