@@ -5,6 +5,7 @@
 // peaked softmaxes, row by row, and the legacy kernels (MLXR_CUDA_ATTN=legacy).
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <string>
 
@@ -18,6 +19,23 @@ using gputest::get;
 using gputest::put;
 using gputest::random_vec;
 using gputest::rel_err;
+
+// The KV arguments of one layer's planes k/v with these tables and batch positions.
+cuda::KVArgs kv_args(void* k, void* v, DType t, int bs, int n_kv, int hd, const int32_t* tables, int stride,
+                     const int32_t* positions, const int32_t* seq_of) {
+  cuda::KVArgs a;
+  a.k = k;
+  a.v = v;
+  a.dtype = t;
+  a.block_size = bs;
+  a.n_kv = n_kv;
+  a.hd = hd;
+  a.tables = tables;
+  a.stride = stride;
+  a.positions = positions;
+  a.seq_of = seq_of;
+  return a;
+}
 
 struct Step {
   std::vector<std::pair<int, std::pair<int, int>>> runs;  // (seq, [pos_begin, pos_end))
@@ -247,6 +265,199 @@ TEST(GpuAttention, AllCacheTypesAndPaths) {
   }
 }
 
+// Decode of a few sequences of different lengths (one of a single key), no window: many splits,
+// groups of 16 and 12 (two chunks of heads, the second partial), both head sizes.
+TEST(GpuAttention, TensorCoreDecodeSplitsWideGroups) {
+  MLXR_REQUIRE_GPU();
+  for (DType t : {DType::F16, DType::BF16}) {
+    for (int hd : {64, 128}) {
+      for (int nh : {32, 24}) {
+        Case c;
+        c.dtype = t;
+        c.head_dim = hd;
+        c.n_head = nh;
+        c.n_kv = 2;
+        c.q_gain = 3.0f;
+        c.steps = {{{{0, {0, 300}}, {1, {0, 700}}, {2, {0, 1000}}, {3, {0, 1}}}},
+                   {{{0, {300, 301}}, {1, {700, 701}}, {2, {1000, 1001}}, {3, {1, 2}}}}};
+        c.fill_steps = 1;
+        run_steps(c);
+      }
+    }
+  }
+}
+
+// The split decode kernel merges the splits in its last block per (token, kv head, heads), counted
+// in device memory: the same attention repeated through the backend (the first step records a
+// graph, the next replay it) gives the same bits every time, in both layers.
+TEST(GpuAttention, SplitDecodeRepeatsBitExact) {
+  MLXR_REQUIRE_GPU();
+  const int n_head = 24, n_kv = 2, bs = 16;
+  const std::vector<int> lens = {1, 300, 1000};
+  for (DType t : {DType::F16, DType::BF16}) {
+    for (int hd : {64, 128}) {
+      SCOPED_TRACE(std::string(dtype_name(t)) + " hd=" + std::to_string(hd));
+      std::vector<std::vector<int32_t>> tables;
+      int n_blocks = 0;
+      for (int l : lens) {
+        tables.emplace_back();
+        for (int i = 0; i < (l + bs) / bs; ++i) tables.back().push_back(n_blocks++);
+      }
+      Step fill, dec;
+      for (int s = 0; s < static_cast<int>(lens.size()); ++s) {
+        fill.runs.push_back({s, {0, lens[s]}});
+        dec.runs.push_back({s, {lens[s], lens[s] + 1}});
+      }
+      const Batch fb = make_batch(fill, tables), db = make_batch(dec, tables);
+      // The premise: the backend splits this batch's keys (its table stride covers >= 1000 keys).
+      cudaDeviceProp prop{};
+      ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+      ASSERT_GT(cuda::attention_splits(t, hd, db.n_tokens() * n_kv * 2, 1000, prop.multiProcessorCount), 1);
+      gputest::Pair p(KVLayout{2, n_blocks, bs, n_kv, hd, t});
+      ASSERT_TRUE(p.gpu);
+      std::mt19937 rng(static_cast<unsigned>(hd + static_cast<int>(t)));
+      const size_t nk = static_cast<size_t>(fb.n_tokens()) * n_kv * hd;
+      const size_t nq = static_cast<size_t>(db.n_tokens()) * n_head * hd;
+      const auto k = random_vec(nk, rng), v = random_vec(nk, rng), q = random_vec(nq, rng);
+      const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+      std::vector<std::vector<float>> got;  // CPU, then the GPU's (repeat, layer)
+      for (Backend* be : {static_cast<Backend*>(&p.cpu), p.gpu.get()}) {
+        ASSERT_TRUE(be->set_batch(fb).is_ok());
+        float* dk = put(*be, k);
+        float* dv = put(*be, v);
+        for (int layer = 0; layer < 2; ++layer) be->kv_store(layer, dk, dv);
+        float* dq = put(*be, q);
+        float* out[2] = {*be->alloc(nq), *be->alloc(nq)};
+        for (int r = 0; r < (be == &p.cpu ? 1 : 3); ++r) {
+          ASSERT_TRUE(be->set_batch(db).is_ok());
+          for (int layer = 0; layer < 2; ++layer) {
+            be->fill_zero(out[layer], nq);  // a launch that merged nothing would leave zeros
+            be->attention(layer, dq, n_head, scale, 0, out[layer]);
+          }
+          for (float* o : out) got.push_back(get(*be, o, nq));
+          if (be == &p.cpu) got.pop_back();
+        }
+        for (float* ptr : {dk, dv, dq, out[0], out[1]}) be->free(ptr);
+      }
+      ASSERT_EQ(got.size(), 7u);
+      EXPECT_LT(rel_err(got[1], got[0]), t == DType::F16 ? 4e-3 : 2.5e-2);
+      for (size_t i = 2; i < got.size(); ++i)
+        EXPECT_EQ(std::memcmp(got[i].data(), got[1].data(), nq * sizeof(float)), 0) << "GPU result " << i - 1;
+    }
+  }
+}
+
+// attention_split itself on the tensor-core decode path: every nsplit agrees with nsplit = 1
+// (where no merge of splits runs), launches back to back (PDL) and graph replays give the same
+// bits, and the counters are zero afterwards.
+TEST(GpuAttention, SplitDecodeKernelCountersReturnToZero) {
+  MLXR_REQUIRE_GPU();
+  cuda::attention_init();
+  cudaStream_t st;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), cudaSuccess);
+  const int n_kv = 2, bs = 16, max_split = 16;
+  const std::vector<int> lens = {1, 17, 300, 1000};
+  const int T = static_cast<int>(lens.size());
+  int stride = 0, n_blocks = 0;
+  for (int l : lens) {
+    stride = std::max(stride, (l + bs - 1) / bs);
+    n_blocks += (l + bs - 1) / bs;
+  }
+  std::vector<int32_t> tables(static_cast<size_t>(T) * stride, 0), fpos, fseq, dpos, dseq;
+  for (int s = 0, next = 0; s < T; ++s) {
+    for (int i = 0; i < (lens[s] + bs - 1) / bs; ++i) tables[static_cast<size_t>(s) * stride + i] = next++;
+    for (int pos = 0; pos < lens[s]; ++pos) {
+      fpos.push_back(pos);
+      fseq.push_back(s);
+    }
+    dpos.push_back(lens[s] - 1);
+    dseq.push_back(s);
+  }
+  std::vector<void*> owned;
+  auto dev = [&](size_t bytes, const void* host = nullptr) {
+    void* d = nullptr;
+    EXPECT_EQ(cudaMalloc(&d, bytes), cudaSuccess);
+    if (host) {
+      EXPECT_EQ(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+    }
+    owned.push_back(d);
+    return d;
+  };
+  auto ints = [&](const std::vector<int32_t>& v) { return static_cast<const int32_t*>(dev(v.size() * 4, v.data())); };
+  const int32_t *d_tab = ints(tables), *d_fpos = ints(fpos), *d_fseq = ints(fseq), *d_dpos = ints(dpos),
+                *d_dseq = ints(dseq);
+  const int TF = static_cast<int>(fpos.size());
+  std::mt19937 rng(7);
+  for (DType t : {DType::F16, DType::BF16}) {
+    for (int hd : {64, 128}) {
+      for (int n_head : {32, 24}) {
+        SCOPED_TRACE(std::string(dtype_name(t)) + " hd=" + std::to_string(hd) + " heads=" + std::to_string(n_head));
+        const size_t plane = static_cast<size_t>(n_blocks) * bs * n_kv * hd * 2;
+        const size_t nk = static_cast<size_t>(TF) * n_kv * hd, nq = static_cast<size_t>(T) * n_head * hd;
+        const auto k = random_vec(nk, rng), v = random_vec(nk, rng);
+        auto q = random_vec(nq, rng);
+        for (float& x : q) x *= 3.0f;
+        cuda::KVArgs a = kv_args(dev(plane), dev(plane), t, bs, n_kv, hd, d_tab, stride, d_fpos, d_fseq);
+        const auto* dk = static_cast<const float*>(dev(nk * 4, k.data()));
+        const auto* dv = static_cast<const float*>(dev(nk * 4, v.data()));
+        cuda::kv_store(a, dk, dv, TF, st);
+        a.positions = d_dpos;
+        a.seq_of = d_dseq;
+        const float* dq = static_cast<const float*>(dev(nq * 4, q.data()));
+        const int blocks = T * n_kv * ((n_head / n_kv + 7) / 8);
+        auto* counters = static_cast<unsigned*>(dev(static_cast<size_t>(blocks) * sizeof(unsigned)));
+        ASSERT_EQ(cudaMemset(counters, 0, static_cast<size_t>(blocks) * sizeof(unsigned)), cudaSuccess);
+        auto* ws = static_cast<float*>(dev(nq * max_split * 4 + static_cast<size_t>(T) * n_head * max_split * 8));
+        float* out[2] = {static_cast<float*>(dev(nq * 4)), static_cast<float*>(dev(nq * 4))};
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        auto launch = [&](int ns, float* o) {
+          cuda::attention_split(a, dq, T, n_head, scale, 0, ns, ws, ws + nq * ns, counters, o, st);
+        };
+        // Both outputs poisoned (NaN), then f() launches; returns both outputs.
+        auto outputs = [&](auto&& f) {
+          for (float* o : out) EXPECT_EQ(cudaMemsetAsync(o, 0xff, nq * 4, st), cudaSuccess);
+          f();
+          std::vector<std::vector<float>> r(2, std::vector<float>(nq));
+          for (int i = 0; i < 2; ++i)
+            EXPECT_EQ(cudaMemcpyAsync(r[i].data(), out[i], nq * 4, cudaMemcpyDeviceToHost, st), cudaSuccess);
+          EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+          return r;
+        };
+        const std::vector<float> ref = outputs([&] { launch(1, out[0]); })[0];
+        for (int ns : {2, 3, 7, max_split}) {
+          SCOPED_TRACE("nsplit " + std::to_string(ns));
+          auto twice = [&] {
+            launch(ns, out[0]);
+            launch(ns, out[1]);
+          };
+          const auto eager = outputs(twice);
+          EXPECT_LT(rel_err(eager[0], ref), t == DType::F16 ? 4e-3 : 2.5e-2);
+          EXPECT_EQ(std::memcmp(eager[1].data(), eager[0].data(), nq * 4), 0) << "second launch";
+          cudaGraph_t graph = nullptr;
+          cudaGraphExec_t exec = nullptr;
+          ASSERT_EQ(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+          twice();
+          ASSERT_EQ(cudaStreamEndCapture(st, &graph), cudaSuccess);
+          ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+          for (int r = 0; r < 2; ++r) {
+            const auto replayed = outputs([&] { EXPECT_EQ(cudaGraphLaunch(exec, st), cudaSuccess); });
+            for (const auto& o : replayed)
+              EXPECT_EQ(std::memcmp(o.data(), eager[0].data(), nq * 4), 0) << "replay " << r;
+          }
+          cudaGraphExecDestroy(exec);
+          cudaGraphDestroy(graph);
+        }
+        std::vector<unsigned> left(static_cast<size_t>(blocks), 1u);
+        ASSERT_EQ(cudaMemcpy(left.data(), counters, left.size() * sizeof(unsigned), cudaMemcpyDeviceToHost),
+                  cudaSuccess);
+        EXPECT_EQ(std::count(left.begin(), left.end(), 0u), blocks) << "counters left non-zero";
+      }
+    }
+  }
+  for (void* d : owned) cudaFree(d);
+  cudaStreamDestroy(st);
+}
+
 
 // Kernel times of the attention launchers alone (CUDA events, no backend in between), llama3-8b
 // shape, F16 cache: for tuning, not a check. Run with
@@ -309,17 +520,7 @@ TEST(GpuAttentionPerf, DISABLED_KernelTimes) {
     cudaMalloc(&q, qh.size() * 4);
     cudaMalloc(&out, qh.size() * 4);
     cudaMemcpy(q, qh.data(), qh.size() * 4, cudaMemcpyHostToDevice);
-    cuda::KVArgs a;
-    a.k = K;
-    a.v = V;
-    a.dtype = DType::F16;
-    a.block_size = bs;
-    a.n_kv = n_kv;
-    a.hd = hd;
-    a.tables = d_tab;
-    a.stride = stride;
-    a.positions = d_pos;
-    a.seq_of = d_seq;
+    const cuda::KVArgs a = kv_args(K, V, DType::F16, bs, n_kv, hd, d_tab, stride, d_pos, d_seq);
     const float scale = 1.0f / std::sqrt(128.0f);
     cudaEvent_t e0, e1;
     cudaEventCreate(&e0);
@@ -350,14 +551,19 @@ TEST(GpuAttentionPerf, DISABLED_KernelTimes) {
       const int chosen = cuda::attention_splits(DType::F16, hd, blocks, max_keys, prop.multiProcessorCount);
       const double bytes = static_cast<double>(sh.S) * sh.ctx * n_kv * hd * 2 * 2;
       cudaMalloc(&ws, static_cast<size_t>(T) * n_head * 64 * (hd + 2) * 4);
+      unsigned* counters = nullptr;
+      cudaMalloc(&counters, static_cast<size_t>(blocks) * sizeof(unsigned));
+      cudaMemset(counters, 0, static_cast<size_t>(blocks) * sizeof(unsigned));
       for (int ns : {chosen, 1, 2, 3, 4, 8, 16, 32, 64}) {
         if (ns > std::max(1, max_keys / 16)) continue;
         float* ws_ml = ws + static_cast<size_t>(T) * n_head * ns * hd;
-        const double ms = time_ms([&] { cuda::attention_split(a, q, T, n_head, scale, 0, ns, ws, ws_ml, out, st); });
+        const double ms =
+            time_ms([&] { cuda::attention_split(a, q, T, n_head, scale, 0, ns, ws, ws_ml, counters, out, st); });
         std::printf("perf [%s] decode %dx%d nsplit %d%s: %.2f us, %.0f GB/s\n", variant.c_str(), sh.S, sh.ctx, ns,
                     ns == chosen ? " (backend's)" : "", ms * 1e3, bytes / ms / 1e6);
       }
       cudaFree(ws);
+      cudaFree(counters);
     }
     EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
     for (void* p : {static_cast<void*>(d_tab), static_cast<void*>(d_pos), static_cast<void*>(d_seq),

@@ -11,8 +11,10 @@
 //    8 query heads of its group, split of the key range); each warp streams 16-key groups
 //    straight from global memory into mma fragments with 16-byte loads (no shared memory):
 //    S = Q·Kᵀ with the heads as rows, then Oᵀ += Vᵀ·Pᵀ with the dims as rows, so P is already
-//    the B operand; the next group's loads are issued before this group is computed; warps then
-//    splits (k_attn_combine) are merged. Every K/V byte is read once per token.
+//    the B operand; the next group's loads are issued before this group is computed; the warps
+//    are merged, then the splits: by the last of their blocks to finish (a counter per (token,
+//    kv head, heads) in device memory), not by a second launch. Every K/V byte is read once per
+//    token.
 //  - MLXR_CUDA_ATTN=legacy (read by attention_init) selects the previous kernels: the split
 //    kernel on CUDA cores and the synchronous 64-row tiled kernel. Cache types or head sizes the
 //    fast kernels do not take (F32, head_dim not 64/128) always use the split kernel.
@@ -151,7 +153,7 @@ struct SplitBlock {
 
 // The last step of the split kernels: merges the block's per-warp partial results (red_ml
 // (warp, head, {m, l}), red_o (warp, head, hd)) for its G heads, rows th0.. of out, and writes
-// O / L (one split) or this split's O, M, L for k_attn_combine (M in natural-log units).
+// O / L (one split) or this split's O, M, L for merge_split (M in natural-log units).
 // LOG2: the warps' m are in base-2 units.
 template <int WARPS, int HEADS, bool LOG2>
 __device__ void merge_warps(const float* red_o, const float* red_ml, int G, int hd, size_t th0, int nsplit, int split,
@@ -313,21 +315,34 @@ __global__ __launch_bounds__(kSplitWarps * 32) void k_attn_split(KVArgs kv, cons
                                               out, ws_o, ws_ml);
 }
 
+// The merge of the splits' partial results of row th (k_attn_combine, and the last block of
+// k_attn_decode: one code, so both give the same bits): the row's largest M, then split s's
+// share of dim d added to L and O; out = O / L once every split, in order, is added.
+__device__ __forceinline__ float splits_max(const float* ws_ml, int nsplit, size_t th) {
+  float M = -INFINITY;
+  for (int s = 0; s < nsplit; ++s) M = fmaxf(M, ws_ml[(th * nsplit + s) * 2]);
+  return M;
+}
+__device__ __forceinline__ void merge_split(const float* ws_o, const float* ws_ml, int nsplit, int hd, size_t th, int s,
+                                            int d, float M, float& L, float& O) {
+  // Empty splits (M -inf) are skipped by selects, not a branch: every load is unconditional, so
+  // a caller's loads for several rows and splits are in flight together.
+  const size_t i = th * nsplit + s;
+  const float ms = ws_ml[i * 2], ls = ws_ml[i * 2 + 1], os = ws_o[i * hd + d];
+  const bool live = ms != -INFINITY;
+  const float f = __expf(ms - M);
+  L = live ? L + ls * f : L;
+  O = live ? O + os * f : O;
+}
+
 __global__ void k_attn_combine(const float* ws_o, const float* ws_ml, int nsplit, int hd, float* out) {
   pdl_trigger();
   pdl_wait();
   const size_t th = blockIdx.x;
-  float M = -INFINITY;
-  for (int s = 0; s < nsplit; ++s) M = fmaxf(M, ws_ml[(th * nsplit + s) * 2]);
+  const float M = splits_max(ws_ml, nsplit, th);
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float L = 0.f, O = 0.f;
-    for (int s = 0; s < nsplit; ++s) {
-      const float ms = ws_ml[(th * nsplit + s) * 2];
-      if (ms == -INFINITY) continue;
-      const float f = __expf(ms - M);
-      L += ws_ml[(th * nsplit + s) * 2 + 1] * f;
-      O += ws_o[(th * nsplit + s) * hd + d] * f;
-    }
+    for (int s = 0; s < nsplit; ++s) merge_split(ws_o, ws_ml, nsplit, hd, th, s, d, M, L, O);
     out[th * hd + d] = O / L;
   }
 }
@@ -775,7 +790,8 @@ constexpr size_t decode_smem_fixed() {  // warp merge buffers; the block-table s
 template <typename KT, int HD>
 __global__ __launch_bounds__(kDecWarps * 32) void k_attn_decode(KVArgs kv, const float* __restrict__ q, int n_head,
                                                                 int n_gc, float scale_log2, int window, int nsplit,
-                                                                float* ws_o, float* ws_ml, float* out) {
+                                                                float* ws_o, float* ws_ml, unsigned* counters,
+                                                                float* out) {
   constexpr int NS = HD / 32;  // K loads per key row (each two k-steps)
   constexpr int NU = HD / 64;  // V loads per key row
   constexpr int MT = HD / 16;  // m-tiles of Oᵀ
@@ -950,8 +966,48 @@ __global__ __launch_bounds__(kDecWarps * 32) void k_attn_decode(KVArgs kv, const
     red_ml[(warp * kDecHeads + g) * 2 + 1] = l;
   }
   __syncthreads();
-  merge_warps<kDecWarps, kDecHeads, true>(red_o, red_ml, G, HD, static_cast<size_t>(t) * n_head + h0, nsplit, split, out,
-                                           ws_o, ws_ml);
+  const size_t th0 = static_cast<size_t>(t) * n_head + h0;
+  merge_warps<kDecWarps, kDecHeads, true>(red_o, red_ml, G, HD, th0, nsplit, split, out, ws_o, ws_ml);
+  if (nsplit == 1) return;
+  // The last of the nsplit blocks of this (token, kv head, heads) to finish merges the splits (no
+  // combine launch). A block is counted after its partials are visible device-wide; the last one
+  // reads the others' after their counts, and leaves the counter zero for the next launch.
+  __shared__ bool last;
+  __shared__ float mx[kDecHeads];
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    last = atomicAdd(counters + blockIdx.x, 1u) == static_cast<unsigned>(nsplit - 1);
+    if (last) counters[blockIdx.x] = 0;
+    __threadfence();
+  }
+  __syncthreads();
+  if (!last) return;
+  if (threadIdx.x < G) mx[threadIdx.x] = splits_max(ws_ml, nsplit, th0 + threadIdx.x);
+  __syncthreads();
+  // Each thread's (head, dim) pairs advance together, split by split, without branches: the
+  // loads of several splits are in flight at once (this tail is on the critical path). Pairs past
+  // the last head repeat it and are not stored.
+  constexpr int PER = kDecHeads * HD / (kDecWarps * 32);
+  float L[PER], O[PER], M[PER];
+#pragma unroll
+  for (int e = 0; e < PER; ++e) {
+    L[e] = O[e] = 0.f;
+    M[e] = mx[min((threadIdx.x + e * kDecWarps * 32) / HD, G - 1)];
+  }
+#pragma unroll 4
+  for (int s = 0; s < nsplit; ++s) {
+#pragma unroll
+    for (int e = 0; e < PER; ++e) {
+      const int i = threadIdx.x + e * kDecWarps * 32;
+      merge_split(ws_o, ws_ml, nsplit, HD, th0 + min(i / HD, G - 1), s, i % HD, M[e], L[e], O[e]);
+    }
+  }
+#pragma unroll
+  for (int e = 0; e < PER; ++e) {
+    const int i = threadIdx.x + e * kDecWarps * 32;
+    if (i < G * HD) out[(th0 + i / HD) * HD + i % HD] = O[e] / L[e];
+  }
 }
 
 template <typename KT, int HD>
@@ -977,7 +1033,7 @@ void launch_tiled(const KVArgs& kv, const int32_t* tiles, int n_tiles, const flo
 
 template <typename KT, int HD>
 void launch_decode(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window, int nsplit, float* ws_o,
-                   float* ws_ml, float* out, cudaStream_t s) {
+                   float* ws_ml, unsigned* counters, float* out, cudaStream_t s) {
   const int group = n_head / kv.n_kv;
   const int n_gc = (group + kDecHeads - 1) / kDecHeads;
   // Bound of one split's block-table slice (k_attn_decode): live groups <= max keys / 16 + 1.
@@ -988,8 +1044,7 @@ void launch_decode(const KVArgs& kv, const float* q, int T, int n_head, float sc
   const dim3 grid(T * kv.n_kv * n_gc, nsplit);
   const bool pdl = pdl_enabled();
   launch_pdl(k_attn_decode<KT, HD>, grid, dim3(kDecWarps * 32), smem, s, pdl, kv, q, n_head, n_gc, scale * kLog2e,
-             window, nsplit, ws_o, ws_ml, out);
-  if (nsplit > 1) launch_pdl(k_attn_combine, dim3(T * n_head), dim3(HD), 0, s, pdl, ws_o, ws_ml, nsplit, HD, out);
+             window, nsplit, ws_o, ws_ml, counters, out);
 }
 
 template <typename KT>
@@ -1076,14 +1131,15 @@ void rope_kv_store(const KVArgs& kv, float* q, int nq, float* k, const float* v,
 }
 
 void attention_split(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window, int nsplit,
-                     float* ws_o, float* ws_ml, float* out, cudaStream_t s) {
+                     float* ws_o, float* ws_ml, unsigned* counters, float* out, cudaStream_t s) {
   if (decode_mma_supported(kv.dtype, kv.hd)) {
     if (kv.dtype == DType::F16) {
-      if (kv.hd == 64) launch_decode<__half, 64>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, s);
-      else launch_decode<__half, 128>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, s);
+      if (kv.hd == 64) launch_decode<__half, 64>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, counters, out, s);
+      else launch_decode<__half, 128>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, counters, out, s);
     } else {
-      if (kv.hd == 64) launch_decode<__nv_bfloat16, 64>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, s);
-      else launch_decode<__nv_bfloat16, 128>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, s);
+      if (kv.hd == 64)
+        launch_decode<__nv_bfloat16, 64>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, counters, out, s);
+      else launch_decode<__nv_bfloat16, 128>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, counters, out, s);
     }
   } else if (kv.dtype == DType::F32) {
     launch_split<float>(kv, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, s);

@@ -261,6 +261,9 @@ class CudaBackend final : public Backend {
   double step_start_ = 0;
 
   Scratch conv_, q8_, deq_, attn_ws_, blas_ws_, idx_, tune_, glu_g_, glu_u_, glu_o_, topk_, attn16_;
+  // Split-KV attention's merge counters, apart from attn_ws_ (whose layout varies by shape): zero
+  // when allocated, and every launch leaves them zero.
+  Scratch attn_cnt_;
   // Fastest kernel per matvec group shape: a matvec_group variant, or (a lone 16-bit weight)
   // matvec_variant_count for cuBLAS.
   std::unordered_map<uint64_t, int> tuned_;
@@ -300,7 +303,8 @@ CudaBackend::~CudaBackend() {
   for (auto& [k, g] : graphs_)
     if (g.exec) cudaGraphExecDestroy(g.exec);
   for (void* p : graveyard_) cudaFree(p);
-  for (Scratch* s : {&conv_, &q8_, &deq_, &attn_ws_, &blas_ws_, &idx_, &tune_, &glu_g_, &glu_u_, &glu_o_, &topk_, &attn16_})
+  for (Scratch* s : {&conv_, &q8_, &deq_, &attn_ws_, &blas_ws_, &idx_, &tune_, &glu_g_, &glu_u_, &glu_o_, &topk_, &attn16_,
+                     &attn_cnt_})
     if (s->ptr) cudaFree(s->ptr);
   for (void* p : weight_chunks_) cudaFree(p);
   for (void* p : small_) cudaFree(p);
@@ -1279,14 +1283,23 @@ void CudaBackend::attention(int layer, const float* q, int n_head, float scale, 
     const int nsplit = cuda::attention_splits(kv_.dtype, kv_.head_dim, blocks, max_keys, num_sms_);
     float* ws_o = nullptr;
     float* ws_ml = nullptr;
+    unsigned* counters = nullptr;
     if (nsplit > 1) {
       const size_t no = static_cast<size_t>(T) * n_head * nsplit * kv_.head_dim;
       const size_t nml = static_cast<size_t>(T) * n_head * nsplit * 2;
       ws_o = static_cast<float*>(ensure(attn_ws_, (no + nml) * sizeof(float)));
       ws_ml = ws_o + no;
+      // Zeroed here, never during a capture: ahead on the stream of every launch (eager or a
+      // graph's) that uses the new buffer.
+      const size_t cb = static_cast<size_t>(blocks) * sizeof(unsigned);
+      const bool fresh = attn_cnt_.cap < cb;
+      counters = static_cast<unsigned*>(ensure(attn_cnt_, cb));
+      if (fresh) check(cudaMemsetAsync(counters, 0, attn_cnt_.cap, st_), "attention counters");
     }
-    sig(18, layer, q, n_head, scale, window, out, nsplit, ws_o, T, a.tables, a.stride);
-    enqueue([=, this] { cuda::attention_split(a, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, out, st_); });
+    sig(18, layer, q, n_head, scale, window, out, nsplit, ws_o, T, a.tables, a.stride, counters);
+    enqueue([=, this] {
+      cuda::attention_split(a, q, T, n_head, scale, window, nsplit, ws_o, ws_ml, counters, out, st_);
+    });
   }
   wrote(out, static_cast<size_t>(T) * n_head * kv_.head_dim * 4);
 }

@@ -124,10 +124,13 @@ void rope_kv_store(const KVArgs& kv, float* q, int nq, float* k, const float* v,
                    const float* ff, cudaStream_t s);
 
 // Split-KV (flash-decoding) attention: every token attends over its own range, any T, any hd
-// <= 256, any cache type (F16/BF16 with hd 64/128 on the tensor cores). ws_o
-// (T*n_head*nsplit*hd) and ws_ml (T*n_head*nsplit*2) when nsplit > 1.
+// <= 256, any cache type (F16/BF16 with hd 64/128 on the tensor cores). When nsplit > 1: ws_o
+// (T*n_head*nsplit*hd), ws_ml (T*n_head*nsplit*2) and counters (T*n_kv*ceil(group/8)), which
+// must be zero before the first launch and are zero again after each: the tensor-core kernel's
+// last block per (token, kv head, 8 heads) merges the splits, counted there (no second launch).
+// Launches that share counters must be ordered (one stream).
 void attention_split(const KVArgs& kv, const float* q, int T, int n_head, float scale, int window,
-                     int nsplit, float* ws_o, float* ws_ml, float* out, cudaStream_t s);
+                     int nsplit, float* ws_o, float* ws_ml, unsigned* counters, float* out, cudaStream_t s);
 // How many splits attention_split should use: blocks = T * n_kv * ceil(group / 8), max_keys the
 // most keys one token can see (bucketed table stride x block size, or the window).
 int attention_splits(DType kv, int hd, int blocks, int max_keys, int num_sms);
