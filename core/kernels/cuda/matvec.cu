@@ -236,10 +236,14 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g,
 }
 
 // Quantized weights, R activation rows (int8 per 32 values): one 32-value sub-block per lane
-// at a time.
+// at a time. One row (decode at batch 1) is latency-bound: Nsight Compute on H200 showed the
+// Q4_K kernel at 58% of DRAM bandwidth, its warps mostly waiting on loads, 3 blocks per
+// multiprocessor for 70 registers. Capped at 64 (4 blocks, a few bytes spilled) each Q4_K
+// matvec of the llama3-8b shape took 2-12% less time.
 template <int TYPE, int R, int ROWS>
-__global__ __launch_bounds__(kStreamWarps * 32) void k_mvq_group(MatvecGroup g, int units, const int8_t* __restrict__ xq,
-                                                                 const float2* __restrict__ xds) {
+__global__ __launch_bounds__(kStreamWarps * 32, R == 1 ? 4 : 1) void k_mvq_group(MatvecGroup g, int units,
+                                                                                 const int8_t* __restrict__ xq,
+                                                                                 const float2* __restrict__ xds) {
   const int lane = threadIdx.x & 31;
   const int warp0 = group_prologue<ROWS>(g, units, lane);
   const int stride = gridDim.x * kStreamWarps;
