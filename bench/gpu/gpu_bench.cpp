@@ -2,7 +2,8 @@
 // in memory: one layer's bytes on the host, every layer its own copy on the GPU). Prints one
 // table: decode tok/s at batch 1/8/64 (context 512), prefill tok/s and TTFT, the memory
 // bandwidth floor of a decode step and the achieved fraction of it, and a 64-sequence
-// throughput run (prompt 512, 256 outputs each). Usage: mlxr_bench_gpu [bf16,q8_0,q4_k] [--quick]
+// throughput run (prompt 512, 256 outputs each). Usage: mlxr_bench_gpu [bf16,q8_0,q4_k] [--quick] [--profile]
+// (--quick: fewer steps and no per-op profile unless --profile asks for it).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -263,7 +264,7 @@ void print_profile(const char* what, const CudaBackendStats& a, const CudaBacken
   }
 }
 
-void bench_type(DType t, double bw, bool quick, bool engine) {
+void bench_type(DType t, double bw, bool quick, bool profile, bool engine) {
   const std::string tn = dtype_name(t);
   std::printf("== %s ==\n", tn.c_str());
   gputest::SynthShape s;
@@ -366,7 +367,7 @@ void bench_type(DType t, double bw, bool quick, bool engine) {
                   total - t_prefill, S * O / (total - t_prefill));
     report("64 seqs x (512 in, " + std::to_string(O) + " out) tok/s", tn, S * double(P + O) / total, "tok/s", note);
   }
-  if (!quick) {
+  if (!quick || profile) {
     // The same decode without CUDA graphs (ops launched as they come), each op timed.
     setenv("MLXR_CUDA_GRAPHS", "0", 1);
     setenv("MLXR_CUDA_PROFILE", "1", 1);
@@ -413,10 +414,11 @@ void bench_type(DType t, double bw, bool quick, bool engine) {
 int main(int argc, char** argv) {
   using namespace mlxr;
   std::string types = "bf16,q8_0,q4_k";
-  bool quick = false;
+  bool quick = false, profile = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") quick = true;
+    else if (a == "--profile") profile = true;
     else types = a;
   }
   if (!cuda_device_available()) {
@@ -438,7 +440,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench: unknown type %s\n", t.c_str());
       return 1;
     }
-    bench_type(*dt, bw, quick, first);
+    bench_type(*dt, bw, quick, profile, first);
     first = false;
   }
   std::printf("\n| metric | type | value | unit | note |\n|---|---|---|---|---|\n");
