@@ -236,14 +236,10 @@ __global__ __launch_bounds__(kStreamWarps * 32) void k_mv16_group(MatvecGroup g,
 }
 
 // Quantized weights, R activation rows (int8 per 32 values): one 32-value sub-block per lane
-// at a time. One row (decode at batch 1) is latency-bound: Nsight Compute on H200 showed the
-// Q4_K kernel at 58% of DRAM bandwidth, its warps mostly waiting on loads, 3 blocks per
-// multiprocessor for 70 registers. Capped at 64 (4 blocks, a few bytes spilled) each Q4_K
-// matvec of the llama3-8b shape took 2-12% less time.
+// at a time (k_mvq_group, k_mvq_row below).
 template <int TYPE, int R, int ROWS>
-__global__ __launch_bounds__(kStreamWarps * 32, R == 1 ? 4 : 1) void k_mvq_group(MatvecGroup g, int units,
-                                                                                 const int8_t* __restrict__ xq,
-                                                                                 const float2* __restrict__ xds) {
+__device__ __forceinline__ void mvq_group(const MatvecGroup& g, int units, const int8_t* __restrict__ xq,
+                                          const float2* __restrict__ xds) {
   const int lane = threadIdx.x & 31;
   const int warp0 = group_prologue<ROWS>(g, units, lane);
   const int stride = gridDim.x * kStreamWarps;
@@ -266,6 +262,21 @@ __global__ __launch_bounds__(kStreamWarps * 32, R == 1 ? 4 : 1) void k_mvq_group
       if (lane == 0) store_unit(un, i, v0, v1, g.glu);
     }
   }
+}
+
+template <int TYPE, int R, int ROWS>
+__global__ __launch_bounds__(kStreamWarps * 32) void k_mvq_group(MatvecGroup g, int units, const int8_t* __restrict__ xq,
+                                                                 const float2* __restrict__ xds) {
+  mvq_group<TYPE, R, ROWS>(g, units, xq, xds);
+}
+// One activation row (decode at batch 1) is latency-bound: Nsight Compute on H200 showed the
+// Q4_K kernel at 58% of DRAM bandwidth, its warps mostly waiting on loads, 3 blocks per
+// multiprocessor for 70 registers. Capped at 64 (4 blocks, a few bytes spilled) each Q4_K
+// matvec of the llama3-8b shape took 2-12% less time. (With several rows the cap would spill.)
+template <int TYPE, int ROWS>
+__global__ __launch_bounds__(kStreamWarps * 32, 4) void k_mvq_row(MatvecGroup g, int units, const int8_t* __restrict__ xq,
+                                                                  const float2* __restrict__ xds) {
+  mvq_group<TYPE, 1, ROWS>(g, units, xq, xds);
 }
 
 }  // namespace
@@ -351,12 +362,13 @@ void matvec_group(const MatvecGroup& g, const float* x, const int8_t* xq, const 
   dispatch_quant(g.type, [&](auto ty_) {
     constexpr int TY = decltype(ty_)::value;
     if (one_row) {
-      launch_group(k_mvq_group<TY, 1, 1>, units, 0, false, sms, s, pdl, g, units, xq, xds);
+      launch_group(k_mvq_row<TY, 1>, units, 0, false, sms, s, pdl, g, units, xq, xds);
       return;
     }
     dispatch_rows(R, [&](auto tag_) {
       constexpr int RR = decltype(tag_)::value;
-      launch_group(k_mvq_group<TY, RR, 2>, units, 0, false, sms, s, pdl, g, units, xq, xds);
+      if constexpr (RR == 1) launch_group(k_mvq_row<TY, 2>, units, 0, false, sms, s, pdl, g, units, xq, xds);
+      else launch_group(k_mvq_group<TY, RR, 2>, units, 0, false, sms, s, pdl, g, units, xq, xds);
     });
   });
   check_launch("matvec_group");
