@@ -136,6 +136,8 @@ class CudaBackend final : public Backend {
   // Marks [p, p+n) as written: cached conversions of that memory are stale.
   void wrote(const void* p, size_t bytes);
   void* ensure(Scratch& s, size_t bytes);
+  // A fresh block of weight memory that the uploads then take from.
+  cudaError_t new_weight_block(size_t bytes);
   // Peephole fusion: an add is held back until the next op; when that op is the rms_norm of the
   // same x, both run as one kernel (residual add + norm). A rope is held back likewise and joined
   // by the following rope of the same step (q and k); when the kv_store of that k follows, the
@@ -209,6 +211,19 @@ class CudaBackend final : public Backend {
   const void* gemm_input(const float* x, int rows, int K, DType act);
   bool gemm_input_cached(const float* x, size_t xbytes, DType act) const {
     return conv_src_ == x && conv_bytes_ == xbytes && conv_type_ == act;
+  }
+  void cache_gemm_input(const void* src, size_t bytes, DType t, const void* data) {
+    conv_src_ = src;
+    conv_bytes_ = bytes;
+    conv_type_ = t;
+    conv_data_ = data;
+  }
+  // A fused path wrote out (n floats) only as the 16-bit `data`: out is lazy, and `data` is
+  // the cached input of a GEMM that reads out.
+  void leave_lazy_gemm_input(float* out, size_t n, const void* data, DType t) {
+    lazy_.push_back(Lazy{out, n, data, t});
+    wrote(out, n * 4);
+    cache_gemm_input(out, n * 4, t, data);
   }
   // y = x · Wᵀ from the 16-bit input xc; quantized weights are dequantized to bf16 first.
   void emit_gemm(const TensorView& w, const void* xc, DType act, int rows, void* y, bool y16);
@@ -489,10 +504,20 @@ size_t CudaBackend::upload_bytes(const TensorView& host) const {
   return (row * static_cast<size_t>(host.rows()) + 255) & ~size_t(255);
 }
 
-Status CudaBackend::reserve_weights(size_t bytes) {
-  if (bytes <= wleft_) return Status::ok();
+cudaError_t CudaBackend::new_weight_block(size_t bytes) {
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) return e;
+  weight_chunks_.push_back(p);
+  ++stats_.weight_allocations;
+  wcur_ = static_cast<char*>(p);
+  wleft_ = bytes;
+  return cudaSuccess;
+}
+
+Status CudaBackend::reserve_weights(size_t bytes) {
+  if (bytes <= wleft_) return Status::ok();
+  const cudaError_t e = new_weight_block(bytes);
   if (e != cudaSuccess) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;
@@ -500,10 +525,6 @@ Status CudaBackend::reserve_weights(size_t bytes) {
     return make_error("cuda: the model's weights need " + std::to_string(bytes >> 20) + " MiB of GPU memory, " +
                       std::to_string(free_b >> 20) + " MiB are free (" + cudaGetErrorString(e) + ")");
   }
-  weight_chunks_.push_back(p);
-  ++stats_.weight_allocations;
-  wcur_ = static_cast<char*>(p);
-  wleft_ = bytes;
   return Status::ok();
 }
 
@@ -516,17 +537,12 @@ Expected<TensorView> CudaBackend::upload(const TensorView& host) {
   const size_t dst_row = keep ? src_row : static_cast<size_t>(ne0) * sizeof(float);
   const size_t bytes = dst_row * rows;
   if (dst_row > kStagingBytes) return make_error("cuda: tensor '" + host.name + "' has rows larger than the staging buffer");
-  const size_t aligned = (bytes + 255) & ~size_t(255);
+  const size_t aligned = upload_bytes(host);  // what reserve_weights was told
   if (aligned > wleft_) {
     const size_t chunk = std::max(kWeightChunk, aligned);
-    void* p = nullptr;
-    const cudaError_t e = cudaMalloc(&p, chunk);
+    const cudaError_t e = new_weight_block(chunk);
     if (e != cudaSuccess)
       return make_error(cuda_error(("allocating weights for '" + host.name + "' (" + std::to_string(chunk >> 20) + " MiB)").c_str(), e));
-    weight_chunks_.push_back(p);
-    ++stats_.weight_allocations;
-    wcur_ = static_cast<char*>(p);
-    wleft_ = chunk;
   }
   char* dst = wcur_;
   wcur_ += aligned;
@@ -949,10 +965,7 @@ const void* CudaBackend::gemm_input(const float* x, int rows, int K, DType act) 
     sig(8, x, rows, K, cv, static_cast<int>(act));
     enqueue([=, this] { cuda::convert_f32(x, static_cast<size_t>(rows) * K, act, cv, st_); });
   }
-  conv_src_ = x;
-  conv_bytes_ = xbytes;
-  conv_type_ = act;
-  conv_data_ = cv;
+  cache_gemm_input(x, xbytes, act, cv);
   return cv;
 }
 
@@ -1009,14 +1022,9 @@ bool CudaBackend::fuse_gemm_swiglu(const float* gate, const float* up, float* ou
   emit_gemm(b.w, xc, act, a.rows, u, true);
   sig(31, g, u, o, n, static_cast<int>(act));
   enqueue([=, this] { cuda::swiglu16(act, g, u, o, n, st_); });
-  lazy_.push_back(Lazy{out, n, o, act});
   if (gate != out) lazy_.push_back(Lazy{const_cast<float*>(gate), n, g, act});
   if (up != out) lazy_.push_back(Lazy{const_cast<float*>(up), n, u, act});
-  wrote(out, bytes);
-  conv_src_ = out;
-  conv_bytes_ = bytes;
-  conv_type_ = act;
-  conv_data_ = o;
+  leave_lazy_gemm_input(out, n, o, act);
   return true;
 }
 
@@ -1266,12 +1274,7 @@ void CudaBackend::attention(int layer, const float* q, int n_head, float scale, 
     sig(17, layer, q, n_head, scale, window, out, tiles, nt, a.tables, a.stride, out16);
     enqueue([=, this] { cuda::attention_tiled(a, tiles, nt, q, n_head, scale, window, out, out16, st_); });
     if (out16) {
-      lazy_.push_back(Lazy{out, n, out16, DType::BF16});
-      wrote(out, n * 4);
-      conv_src_ = out;
-      conv_bytes_ = n * 4;
-      conv_type_ = DType::BF16;
-      conv_data_ = out16;
+      leave_lazy_gemm_input(out, n, out16, DType::BF16);
       return;
     }
   } else {
