@@ -23,7 +23,7 @@ void sort_prefix(const float* row, int n, size_t count, std::vector<std::pair<fl
   out.resize(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) out[i] = {nan_as_neg_inf(row[i]), i};
   auto better = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
+    return ranks_before(a.first, a.second, b.first, b.second);
   };
   if (count < out.size()) std::partial_sort(out.begin(), out.begin() + count, out.end(), better);
   else std::sort(out.begin(), out.end(), better);

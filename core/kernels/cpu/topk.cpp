@@ -15,10 +15,7 @@ void top_k_rows(const float* logits, int rows, int n, int k, float* vals, int32_
     // A strict total order (ties broken by index): the first k are exactly the k best.
     // partial_sort scans the row in order against a heap of the k best so far: most elements
     // cost one comparison (4-8x faster than nth_element + sort on a 128K row).
-    auto better = [x](int32_t a, int32_t b) {
-      const float va = nan_as_neg_inf(x[a]), vb = nan_as_neg_inf(x[b]);
-      return va > vb || (va == vb && a < b);
-    };
+    auto better = [x](int32_t a, int32_t b) { return ranks_before(nan_as_neg_inf(x[a]), a, nan_as_neg_inf(x[b]), b); };
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + k, order.end(), better);
     for (int j = 0; j < k; ++j) {
